@@ -1,0 +1,147 @@
+package proxmon
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/proxmon/proxmon/geo"
+)
+
+// Risk is a case's assessed risk level.
+type Risk string
+
+// Risk levels.
+const (
+	RiskLow    Risk = "low"
+	RiskMedium Risk = "medium"
+	RiskHigh   Risk = "high"
+)
+
+// ZoneKind says whether the offender must stay out of a zone or inside it.
+type ZoneKind string
+
+// Zone kinds.
+const (
+	ZoneExclusion ZoneKind = "exclusion" // banned place
+	ZoneInclusion ZoneKind = "inclusion" // curfew: must be inside while active
+)
+
+// CaseFile is the case file: the devices and the cases that use them.
+type CaseFile struct {
+	Devices []Device `json:"devices"`
+	Cases   []Case   `json:"cases"`
+}
+
+// Device is a tag or a victim device.
+type Device struct {
+	ID               string     `json:"id"`
+	Kind             DeviceKind `json:"kind"`
+	ReportIntervalS  float64    `json:"report_interval_s,omitempty"`
+	DefaultAccuracyM float64    `json:"default_accuracy_m,omitempty"`
+	// MQTTPasswordBcrypt is the device's MQTT secret, bcrypt-hashed.
+	MQTTPasswordBcrypt string `json:"mqtt_password_bcrypt,omitempty"`
+}
+
+// ReportInterval returns the device's report interval, or its default.
+func (d *Device) ReportInterval() time.Duration {
+	s := d.ReportIntervalS
+	if s <= 0 {
+		s = DefaultReportIntervalS
+	}
+	return time.Duration(s * float64(time.Second))
+}
+
+// Accuracy returns the accuracy that counts for a fix of this device that
+// reports none.
+func (d *Device) Accuracy() float64 {
+	if d.DefaultAccuracyM > 0 {
+		return d.DefaultAccuracyM
+	}
+	return DefaultAccuracyM
+}
+
+// Case is one offender under one court order: whom he must not approach and
+// where he must not (or must) be.
+type Case struct {
+	ID          string       `json:"id"`
+	Risk        Risk         `json:"risk,omitempty"`
+	Offender    string       `json:"offender"`
+	Drill       bool         `json:"drill,omitempty"`
+	ContactBans []ContactBan `json:"contact_bans,omitempty"`
+	Zones       []Zone       `json:"zones,omitempty"`
+}
+
+// ContactBan forbids the offender to come near a protected person's device.
+type ContactBan struct {
+	Protected   string   `json:"protected"`
+	AlertM      float64  `json:"alert_m"`
+	WarnM       float64  `json:"warn_m"`
+	HysteresisM *float64 `json:"hysteresis_m,omitempty"`
+}
+
+// Hysteresis returns the ban's hysteresis, or its default.
+func (b *ContactBan) Hysteresis() float64 {
+	if b.HysteresisM == nil {
+		return DefaultContactHysteresis
+	}
+	return *b.HysteresisM
+}
+
+// Zone is a static place the offender must avoid (exclusion) or stay in
+// (inclusion) while its schedule is active.
+type Zone struct {
+	ID          string    `json:"id"`
+	Kind        ZoneKind  `json:"kind"`
+	Circle      *Circle   `json:"circle,omitempty"`
+	Geometry    *Geometry `json:"geometry,omitempty"`
+	BufferM     float64   `json:"buffer_m,omitempty"`
+	Schedule    *Schedule `json:"schedule,omitempty"`
+	HysteresisM *float64  `json:"hysteresis_m,omitempty"`
+
+	shape *geo.Shape // built by validation
+}
+
+// Hysteresis returns the zone's hysteresis, or its default.
+func (z *Zone) Hysteresis() float64 {
+	if z.HysteresisM == nil {
+		return DefaultZoneHysteresis
+	}
+	return *z.HysteresisM
+}
+
+// Shape returns the zone's geometry, built when the case file was validated;
+// nil before that.
+func (z *Zone) Shape() *geo.Shape { return z.shape }
+
+// Circle is a zone of a geodesic radius around a centre given as [lon, lat].
+type Circle struct {
+	Center  []float64 `json:"center"`
+	RadiusM float64   `json:"radius_m"`
+}
+
+// Geometry is a GeoJSON Polygon or MultiPolygon (RFC 7946): positions are
+// [lon, lat] and edges are straight lines in lon/lat.
+type Geometry struct {
+	Type        string          `json:"type"`
+	Coordinates json.RawMessage `json:"coordinates"`
+}
+
+// Schedule limits when a zone is active: within [From, Until) and, when
+// Windows are given, only inside one of them, in the local time of TZ.
+type Schedule struct {
+	From    *time.Time `json:"from,omitempty"`
+	Until   *time.Time `json:"until,omitempty"`
+	TZ      string     `json:"tz,omitempty"`
+	Windows []Window   `json:"windows,omitempty"`
+
+	loc *time.Location // resolved by validation
+}
+
+// Window is a weekly period [Start, End) in local time ("HH:MM"). A window
+// whose End is before its Start runs past midnight and belongs to the day it
+// starts.
+type Window struct {
+	Days  []string `json:"days"`
+	Start string   `json:"start"`
+	End   string   `json:"end"`
+}
