@@ -1,0 +1,53 @@
+# proxmon's build. `make test` is what CI runs; see .ci/run.
+
+GO       ?= go
+BIN      ?= bin/proxmon
+FUZZTIME ?= 10s
+PROTOS   := $(wildcard proto/proxmon/v1/*.proto)
+
+.PHONY: all build run test bench fuzz proto lint clean
+
+all: lint test build
+
+## build: compile the proxmon binary into bin/
+build:
+	$(GO) build -o $(BIN) ./cmd/proxmon
+
+## run: run the service with its embedded defaults (NATS, JetStream, MQTT in-process)
+run:
+	$(GO) run ./cmd/proxmon serve
+
+## test: vet, then every test with the race detector
+test:
+	$(GO) vet ./...
+	$(GO) test -race -count=1 ./...
+
+## bench: every benchmark, with allocations
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+## fuzz: run each fuzz target for FUZZTIME (go test -fuzz takes one target at a time)
+fuzz:
+	@set -e; \
+	for file in $$(grep -rl --include='*_test.go' '^func Fuzz' . | sort); do \
+		dir=$$(dirname $$file); \
+		for target in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$file); do \
+			echo "fuzz $$dir $$target ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) $$dir; \
+		done; \
+	done
+
+## proto: regenerate the Go code from proto/ with the pinned protoc-gen-go
+proto:
+	protoc --plugin=protoc-gen-go="$$($(GO) tool -n protoc-gen-go)" \
+		-I proto --go_out=. --go_opt=module=github.com/proxmon/proxmon \
+		$(PROTOS:proto/%=%)
+
+## lint: gofmt must have nothing to say, go vet nothing to report
+lint:
+	@out=$$(gofmt -l $$(git ls-files -co --exclude-standard '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt -l:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+clean:
+	rm -rf bin/
