@@ -134,7 +134,10 @@ type Schedule struct {
 	TZ      string     `json:"tz,omitempty"`
 	Windows []Window   `json:"windows,omitempty"`
 
-	loc *time.Location // resolved by validation
+	// Built by validation, all or nothing: the time zone and the windows
+	// parsed.
+	loc  *time.Location
+	wins []window
 }
 
 // Window is a weekly period [Start, End) in local time ("HH:MM"). A window
