@@ -137,8 +137,8 @@ var scheduleCases = []struct {
 	{"autumn end in the repeated hour", "Europe/Amsterdam", []string{"sun 01:00-02:30"}, []check{
 		{"2026-10-24T22:59:59Z", false, "2026-10-24T23:00:00Z"},
 		{"2026-10-24T23:00:00Z", true, "2026-10-25T01:30:00Z"},
-		{"2026-10-25T00:45:00Z", true, "2026-10-25T01:30:00Z"}, // first 02:45
-		{"2026-10-25T01:29:59Z", true, "2026-10-25T01:30:00Z"}, // second 02:29
+		{"2026-10-25T00:45:00Z", true, "2026-10-25T01:30:00Z"},  // first 02:45
+		{"2026-10-25T01:29:59Z", true, "2026-10-25T01:30:00Z"},  // second 02:29
 		{"2026-10-25T01:30:00Z", false, "2026-11-01T00:00:00Z"}, // second 02:30 (CET)
 	}},
 	{"autumn window inside the repeated hour", "Europe/Amsterdam", []string{"sun 02:15-02:45"}, []check{
