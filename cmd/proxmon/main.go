@@ -1,0 +1,60 @@
+// Command proxmon is the one binary of proxmon: it runs the service and its
+// tools. main is the only place that knows every package; it parses flags
+// and wires the packages together.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+const usage = `proxmon: real-time proximity monitoring of offenders and protected persons.
+
+Usage:
+  proxmon evaluate --cases FILE --fixes FILE   evaluate an NDJSON log offline, print events
+  proxmon cases validate FILE                  check a case file, print every fault
+  proxmon geo distance                         read "lat1 lon1 lat2 lon2" lines, print metres
+
+Run "proxmon COMMAND -h" for a command's flags.
+`
+
+// exit statuses
+const (
+	exitOK    = 0
+	exitFault = 1 // the input has faults (cases validate)
+	exitUsage = 2
+)
+
+// run executes one command line and returns the exit status.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	cmd, rest := args[0], args[1:]
+	switch {
+	case cmd == "evaluate":
+		return evaluate(ctx, rest, stdout, stderr)
+	case cmd == "cases" && len(rest) > 0 && rest[0] == "validate":
+		return validateCases(rest[1:], stdout, stderr)
+	case cmd == "geo" && len(rest) > 0 && rest[0] == "distance":
+		return geoDistance(rest[1:], stdin, stdout, stderr)
+	case cmd == "-h" || cmd == "--help" || cmd == "help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	default:
+		fmt.Fprintf(stderr, "proxmon: unknown command %q\n\n%s", cmd, usage)
+		return exitUsage
+	}
+}

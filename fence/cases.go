@@ -1,0 +1,209 @@
+package fence
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/proxmon/proxmon"
+)
+
+// caseState is a case in force and the state of its rules.
+type caseState struct {
+	c        *proxmon.Case
+	offender *device
+	contacts []*contactRule
+	zones    []*zoneRule
+	members  []*member
+}
+
+// breachOpen reports whether any breach of the case is open: a tag that goes
+// silent then is critical.
+func (cs *caseState) breachOpen() bool {
+	for _, r := range cs.contacts {
+		if r.breach.isOpen() {
+			return true
+		}
+	}
+	for _, z := range cs.zones {
+		if z.breach.isOpen() {
+			return true
+		}
+	}
+	return false
+}
+
+// caseRecord applies a case record from the log: the case replaces any case
+// of the same id from this point on.
+func (e *Engine) caseRecord(r *proxmon.Record) error {
+	if err := proxmon.ValidateCaseRecord(r.Case, r.Devices, e.deviceInfo); err != nil {
+		return fmt.Errorf("case record %s: %w", r.Case.ID, err)
+	}
+	for i := range r.Devices {
+		e.upsertDevice(&r.Devices[i])
+	}
+	var t int64
+	if !r.Time.IsZero() {
+		t = nanos(r.Time)
+	}
+	return e.setCase(r.Case, t)
+}
+
+// deviceInfo looks up a device the engine knows, for validating a case
+// record that refers to devices defined earlier in the log.
+func (e *Engine) deviceInfo(id string) (*proxmon.Device, bool) {
+	d := e.devices[id]
+	if d == nil {
+		return nil, false
+	}
+	return &d.info, true
+}
+
+// setCase puts c in force. Rules that the previous version of the case had
+// too keep their open conditions; the conditions of rules that are gone stay
+// open in the monitoring centre, which closes them (the engine never will).
+// t is when the case entered the log; 0 means at the next record.
+func (e *Engine) setCase(c *proxmon.Case, t int64) error {
+	off := e.devices[c.Offender]
+	if off == nil {
+		return fmt.Errorf("case %s: offender %s: %w", c.ID, c.Offender, proxmon.ErrNotFound)
+	}
+	old := e.cases[c.ID]
+	cs := &caseState{c: c, offender: off}
+	for i := range c.ContactBans {
+		b := &c.ContactBans[i]
+		p := e.devices[b.Protected]
+		if p == nil {
+			return fmt.Errorf("case %s: protected %s: %w", c.ID, b.Protected, proxmon.ErrNotFound)
+		}
+		cs.contacts = append(cs.contacts, &contactRule{cs: cs, protected: p,
+			alert: b.AlertM, warn: b.WarnM, hyst: b.Hysteresis()})
+	}
+	for i := range c.Zones {
+		z := &c.Zones[i]
+		if z.Shape() == nil {
+			return fmt.Errorf("case %s: zone %s: %w: not validated", c.ID, z.ID, proxmon.ErrInvalid)
+		}
+		cs.zones = append(cs.zones, &zoneRule{cs: cs, zone: z, shape: z.Shape(),
+			include: z.Kind == proxmon.ZoneInclusion, buffer: z.BufferM, hyst: z.Hysteresis()})
+	}
+	for _, d := range cs.devices() {
+		cs.members = append(cs.members, &member{cs: cs, dev: d})
+	}
+	if old != nil {
+		cs.inherit(old)
+		e.unlink(old)
+	}
+	e.cases[c.ID] = cs
+	e.link(cs, old, t)
+	return nil
+}
+
+// devices returns the case's devices: the offender, then the protected ones
+// in order of their bans, each once.
+func (cs *caseState) devices() []*device {
+	ds := []*device{cs.offender}
+	for _, r := range cs.contacts {
+		if !slices.Contains(ds, r.protected) {
+			ds = append(ds, r.protected)
+		}
+	}
+	return ds
+}
+
+// inherit carries the open conditions of old's rules and members over to
+// the same rules and members of cs.
+func (cs *caseState) inherit(old *caseState) {
+	for _, r := range cs.contacts {
+		for _, o := range old.contacts {
+			if o.key() == r.key() {
+				r.breach, r.warning = o.breach, o.warning
+			}
+		}
+	}
+	for _, z := range cs.zones {
+		for _, o := range old.zones {
+			if o.key() == z.key() && o.include == z.include {
+				z.breach, z.approach = o.breach, o.approach
+			}
+		}
+	}
+	for _, m := range cs.members {
+		for _, o := range old.members {
+			if o.dev == m.dev {
+				m.open = o.open
+			}
+		}
+	}
+}
+
+// link enters the case into the devices' lists and the zone index. Devices
+// new to the case count as unheard from t (or the next record).
+func (e *Engine) link(cs *caseState, old *caseState, t int64) {
+	cs.offender.offenderOf = insertByCase(cs.offender.offenderOf, cs, func(x *caseState) string { return x.c.ID })
+	for _, r := range cs.contacts {
+		r.protected.protectedBy = insertByCase(r.protected.protectedBy, r, func(x *contactRule) string { return x.cs.c.ID + "\x00" + x.protected.id })
+	}
+	for _, m := range cs.members {
+		m.dev.members = insertByCase(m.dev.members, m, func(x *member) string { return x.cs.c.ID })
+		if old != nil && slices.ContainsFunc(old.members, func(o *member) bool { return o.dev == m.dev }) {
+			continue
+		}
+		e.enter(m.dev, t)
+	}
+	for _, z := range cs.zones {
+		if !z.include {
+			z.rects = z.shape.Bounds(z.buffer + z.hyst)
+			e.zones.Insert(z.rects, z)
+		}
+	}
+}
+
+// enter starts the liveness clock of a device that joins a case and was
+// never heard.
+func (e *Engine) enter(d *device, t int64) {
+	if d.everHeard || d.sinceSet {
+		return
+	}
+	if t != 0 {
+		d.since, d.sinceSet = t, true
+		return
+	}
+	if !slices.Contains(e.pending, d) {
+		e.pending = append(e.pending, d)
+	}
+}
+
+// unlink removes a case from the devices' lists and the zone index.
+func (e *Engine) unlink(cs *caseState) {
+	off := cs.offender
+	off.offenderOf = slices.DeleteFunc(off.offenderOf, func(x *caseState) bool { return x == cs })
+	for _, r := range cs.contacts {
+		r.protected.protectedBy = slices.DeleteFunc(r.protected.protectedBy, func(x *contactRule) bool { return x.cs == cs })
+	}
+	for _, m := range cs.members {
+		m.dev.members = slices.DeleteFunc(m.dev.members, func(x *member) bool { return x.cs == cs })
+	}
+	for _, z := range cs.zones {
+		if z.rects != nil {
+			e.zones.Delete(z.rects, z)
+		}
+	}
+}
+
+// deleteCase ends a case. Its open conditions stay open in the monitoring
+// centre, which closes them.
+func (e *Engine) deleteCase(id string) {
+	if cs := e.cases[id]; cs != nil {
+		e.unlink(cs)
+		delete(e.cases, id)
+	}
+}
+
+// insertByCase inserts v into s, kept sorted by key, so iteration order (and
+// so the output) does not depend on the order cases arrived in.
+func insertByCase[T any](s []T, v T, key func(T) string) []T {
+	k := key(v)
+	i, _ := slices.BinarySearchFunc(s, k, func(x T, k string) int { return strings.Compare(key(x), k) })
+	return slices.Insert(s, i, v)
+}
