@@ -102,9 +102,6 @@ const MaxClockAhead = 60 * time.Second
 // decoded records.
 var GPSEpoch = time.Date(1980, 1, 6, 0, 0, 0, 0, time.UTC)
 
-// MaxIDLen is the longest id allowed.
-const MaxIDLen = 64
-
 // decode unmarshals payload into m. Fields this version does not know are
 // ignored: a newer device may send them, and its fix must still count. But
 // protobuf also files a known field under "unknown" when it arrives with
@@ -260,9 +257,9 @@ func EncodeFix(f proxmon.Fix) []byte {
 		Time:       encodeTime(f.Time),
 		Lat:        f.Lat,
 		Lon:        f.Lon,
-		AccuracyM:  float32(f.AccuracyM),
-		SpeedMps:   float32(f.SpeedMps),
-		HeadingDeg: float32(f.HeadingDeg),
+		AccuracyM:  narrow(f.AccuracyM),
+		SpeedMps:   narrow(f.SpeedMps),
+		HeadingDeg: narrow(f.HeadingDeg),
 		Source:     encodeSource(f.Source),
 		Satellites: uint32(f.Satellites),
 	}
@@ -302,14 +299,14 @@ func mustMarshal(m proto.Message) []byte {
 }
 
 func checkTopicDevice(id string) error {
-	if !validID(id) {
+	if !proxmon.ValidID(id) {
 		return fmt.Errorf("topic device %s: %w", quoteID(id), ErrBadID)
 	}
 	return nil
 }
 
 func checkPayloadDevice(topicDevice, id string) error {
-	if !validID(id) {
+	if !proxmon.ValidID(id) {
 		return fmt.Errorf("payload device %s: %w", quoteID(id), ErrBadID)
 	}
 	if id != topicDevice {
@@ -318,24 +315,10 @@ func checkPayloadDevice(topicDevice, id string) error {
 	return nil
 }
 
-// validID reports whether id is 1-64 characters of [A-Za-z0-9_-].
-func validID(id string) bool {
-	if len(id) == 0 || len(id) > MaxIDLen {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
-
 // quoteID quotes an id that failed validation for an error message,
 // shortened so that a hostile payload cannot flood the log.
 func quoteID(id string) string {
-	const keep = MaxIDLen + 8
+	const keep = proxmon.MaxIDLen + 8
 	if len(id) > keep {
 		return strconv.Quote(id[:keep]) + fmt.Sprintf("... (%d bytes)", len(id))
 	}
@@ -384,6 +367,21 @@ func widen(v float32) float64 {
 		return float64(v) // unreachable for finite v
 	}
 	return w
+}
+
+// narrow is the inverse of widen: the float32 closest to v's shortest
+// decimal form. Plain float32(v) rounds twice (decimal to float64 to
+// float32) and misses for one float32 and its negative (7.038531e-26), so
+// narrow(widen(x)) == x for every float32 x, and a decoded fix re-encodes
+// to the payload it came from.
+func narrow(v float64) float32 {
+	var buf [32]byte
+	s := strconv.AppendFloat(buf[:0], v, 'g', -1, 64)
+	n, err := strconv.ParseFloat(string(s), 32)
+	if err != nil && !errors.Is(err, strconv.ErrRange) {
+		return float32(v) // unreachable: s is a number
+	}
+	return float32(n)
 }
 
 func decodeSource(s proxmonv1.Source) proxmon.Source {

@@ -286,3 +286,28 @@ func assertNoCoordinates(tb testing.TB, err error, lat, lon float64) {
 		}
 	}
 }
+
+// Fractional values a device sends as float32 arrive as the decimal it
+// meant, and go back out unchanged. 7.038531e-26 is the one non-negative
+// float32 that float64 conversion would round twice.
+func TestFloat32FieldsKeepTheirDecimal(t *testing.T) {
+	for _, v := range []float32{5.3, 0.1, 1e-3, 271.7, 359.99, 7.038531e-26, math.MaxFloat32, math.SmallestNonzeroFloat32} {
+		m := goodFixMsg()
+		m.AccuracyM, m.SpeedMps = v, v
+		fix, err := ingest.DecodeFix(device, mustMarshal(m))
+		if err != nil {
+			t.Fatalf("%v: %v", v, err)
+		}
+		want, _ := strconv.ParseFloat(strconv.FormatFloat(float64(v), 'g', -1, 32), 64)
+		if fix.AccuracyM != want || fix.SpeedMps != want {
+			t.Errorf("float32 %v decoded as %v and %v, want %v", v, fix.AccuracyM, fix.SpeedMps, want)
+		}
+		var back proxmonv1.Fix
+		if err := proto.Unmarshal(ingest.EncodeFix(fix), &back); err != nil {
+			t.Fatal(err)
+		}
+		if back.AccuracyM != v || back.SpeedMps != v {
+			t.Errorf("float32 %v re-encoded as %v and %v", v, back.AccuracyM, back.SpeedMps)
+		}
+	}
+}
