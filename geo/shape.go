@@ -26,9 +26,16 @@ type Shape struct {
 	minLat, maxLat float64
 }
 
-// edge is a boundary edge, straight in lon/lat.
+// edge is a boundary edge, straight in lon/lat, from (lat0, lonMid-halfExt)
+// to (lat1, lonMid+halfExt). Keeping the midpoint lets the model map the
+// edge from a single longitude difference (see frame.nearest).
 type edge struct {
-	lat0, lon0, lat1, lon1 float64
+	lat0, lat1      float64
+	lonMid, halfExt float64
+}
+
+func newEdge(a, b Point) edge {
+	return edge{lat0: a.Lat, lat1: b.Lat, lonMid: (a.Lon + b.Lon) / 2, halfExt: (b.Lon - a.Lon) / 2}
 }
 
 // RingError names the polygon and ring at fault in a shape's definition.
@@ -109,19 +116,19 @@ func boundaryEdges(polys [][][]Point) []edge {
 				case a.Lon == -180 && b.Lon == -180:
 					west = append(west, span)
 				default:
-					edges = append(edges, edge{a.Lat, a.Lon, b.Lat, b.Lon})
+					edges = append(edges, newEdge(a, b))
 				}
 			}
 		}
 	}
 	for _, sp := range east {
 		for _, part := range subtractSpans(sp, west) {
-			edges = append(edges, edge{part[0], 180, part[1], 180})
+			edges = append(edges, newEdge(Point{Lat: part[0], Lon: 180}, Point{Lat: part[1], Lon: 180}))
 		}
 	}
 	for _, sp := range west {
 		for _, part := range subtractSpans(sp, east) {
-			edges = append(edges, edge{part[0], -180, part[1], -180})
+			edges = append(edges, newEdge(Point{Lat: part[0], Lon: -180}, Point{Lat: part[1], Lon: -180}))
 		}
 	}
 	return edges
@@ -195,19 +202,3 @@ func insideRing(ring []Point, p Point) bool {
 	}
 	return in
 }
-
-// SignedDistance returns the distance in metres from p to the shape's
-// boundary, negative inside, accurate to 0.5 m for shapes up to 20 km across.
-func (s *Shape) SignedDistance(p Point) float64 { panic("unimplemented") }
-
-// ApproxSignedDistance returns a fast approximation of SignedDistance with a
-// proven error bound.
-func (s *Shape) ApproxSignedDistance(p Point) Bounded { panic("unimplemented") }
-
-// Rect is a lon/lat box, Min the south-west corner, Max the north-east one.
-type Rect struct{ Min, Max Point }
-
-// Bounds returns lon/lat boxes (two when the shape crosses the antimeridian)
-// that contain every point within marginM metres of the shape, rounded
-// outward: a point outside every box is more than marginM from the shape.
-func (s *Shape) Bounds(marginM float64) []Rect { panic("unimplemented") }
