@@ -311,3 +311,34 @@ func TestFloat32FieldsKeepTheirDecimal(t *testing.T) {
 		}
 	}
 }
+
+// Every fix from every device passes through DecodeFix.
+func BenchmarkDecodeFix(b *testing.B) {
+	payload := mustMarshal(goodFixMsg())
+	b.ReportAllocs()
+	b.SetBytes(int64(len(payload)))
+	for b.Loop() {
+		if _, err := ingest.DecodeFix(device, payload); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDecodeStatus(b *testing.B) {
+	payload := mustMarshal(goodStatusMsg())
+	b.ReportAllocs()
+	b.SetBytes(int64(len(payload)))
+	for b.Loop() {
+		if _, err := ingest.DecodeStatus(device, payload); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkEncodeFix(b *testing.B) {
+	fix := goodFix()
+	b.ReportAllocs()
+	for b.Loop() {
+		ingest.EncodeFix(fix)
+	}
+}
