@@ -199,3 +199,118 @@ func TestSignedDistanceAccuracy(t *testing.T) {
 	}
 	t.Logf("largest difference from sampling: %.3g m", worst)
 }
+
+// zoneThresholds are thresholds the engine compares signed distances with:
+// the boundary, hysteresis and approach bands, and accuracy-shifted ones.
+var zoneThresholds = []float64{0, 25, 50, 300, 325, 1500, -25, -50}
+
+func TestApproxSignedDistanceBound(t *testing.T) {
+	n := 70_000 // per zone; about a million in all
+	if testing.Short() {
+		n = 2_000
+	}
+	zones := testZones(t)
+	zones = append(zones,
+		zoneCase{name: "circle", shape: MustCircle(t, geo.Point{Lat: 51.9244, Lon: 4.4777}, 250)},
+		zoneCase{name: "large circle", shape: MustCircle(t, geo.Point{Lat: -33.9, Lon: 18.4}, 10e3)},
+	)
+	for _, z := range zones {
+		t.Run(z.name, func(t *testing.T) {
+			t.Parallel()
+			rng := rand.New(rand.NewPCG(5, 6))
+			var finite, useful, near int
+			worst := 0.0 // largest |exact - D| / Err
+			for range n {
+				var p geo.Point
+				if z.polys != nil {
+					p = nearBoundary(rng, z.polys, 50e3)
+				} else {
+					c, r, _ := z.shape.IsCircle()
+					p = moved(c, r+math.Copysign(math.Pow(10, -2+rng.Float64()*6.7), rng.Float64()-0.5), rng.Float64()*360)
+				}
+				b := z.shape.ApproxSignedDistance(p)
+				exact := z.shape.SignedDistance(p)
+				if !(math.Abs(exact-b.D) <= b.Err) {
+					t.Fatalf("ApproxSignedDistance(%v) = %+v, but SignedDistance = %.9f", p, b, exact)
+				}
+				for _, th := range zoneThresholds {
+					if b.Decides(th) && (b.D <= th) != (exact <= th) {
+						t.Fatalf("at %v threshold %g: approximation %+v decides differently from %.9f", p, th, b, exact)
+					}
+				}
+				if math.IsInf(b.Err, 1) {
+					continue
+				}
+				finite++
+				worst = math.Max(worst, math.Abs(exact-b.D)/b.Err)
+				if math.Abs(exact) < 1e3 {
+					near++
+					if b.Err < 0.5 {
+						useful++
+					}
+				}
+			}
+			t.Logf("finite bounds %d of %d; within 1 km %d, of which Err < 0.5 m: %d; largest |error|/Err %.3f",
+				finite, n, near, useful, worst)
+			if finite < n*9/10 || useful < near {
+				t.Errorf("bound too often infinite or too wide")
+			}
+		})
+	}
+}
+
+// TestApproxSignedDistanceTight checks how tight the bound is where the
+// engine needs it, next to the boundary.
+func TestApproxSignedDistanceTight(t *testing.T) {
+	s := MustPolygons(t, rotterdam)
+	tests := []struct {
+		dist   float64 // from the boundary
+		maxErr float64
+	}{
+		{1, 1e-5}, {30, 1e-4}, {300, 0.01}, {1000, 0.05}, {10e3, 5}, {50e3, 120},
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, tt := range tests {
+		worst := 0.0
+		for range 200 {
+			p := nearBoundary(rng, rotterdam, 1)
+			p = moved(p, tt.dist, rng.Float64()*360)
+			b := s.ApproxSignedDistance(p)
+			if math.Abs(b.D) > tt.dist*1.01+1 {
+				continue
+			}
+			worst = math.Max(worst, b.Err)
+		}
+		if worst > tt.maxErr {
+			t.Errorf("within %g m of the boundary Err reaches %g m; want <= %g", tt.dist, worst, tt.maxErr)
+		}
+	}
+}
+
+func TestApproxSignedDistanceFarAndPolar(t *testing.T) {
+	zone := MustPolygons(t, rotterdam)
+	polar := MustPolygons(t, [][][]geo.Point{{ring(0, 89.5, 60, 89.5, 60, 89.8, 0, 89.8, 0, 89.5)}})
+	tests := []struct {
+		name  string
+		shape *geo.Shape
+		p     geo.Point
+	}{
+		{"250 km away", zone, geo.Point{Lat: 50, Lon: 7}},
+		{"other side of the world", zone, geo.Point{Lat: -51.9, Lon: -175.5}},
+		{"north pole", zone, geo.Point{Lat: 90, Lon: 0}},
+		{"polar zone from inside", polar, geo.Point{Lat: 89.7, Lon: 10}},
+		{"polar zone across the pole", polar, geo.Point{Lat: 89.9, Lon: -150}},
+		{"polar zone from outside", polar, geo.Point{Lat: 89, Lon: 60}},
+		{"polar zone from afar", polar, geo.Point{Lat: 85, Lon: 0}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := tt.shape.ApproxSignedDistance(tt.p)
+			exact := tt.shape.SignedDistance(tt.p)
+			if math.IsNaN(exact) || !(math.Abs(exact-b.D) <= b.Err) {
+				t.Errorf("ApproxSignedDistance = %+v, SignedDistance = %.3f", b, exact)
+			}
+			t.Logf("exact %.3f, approx %+v", exact, b)
+		})
+	}
+}

@@ -168,8 +168,21 @@ func (s *Shape) Contains(p Point) bool {
 
 // inside reports whether p lies inside a polygon shape: inside an outer ring
 // and outside that polygon's holes, by the even-odd rule in the lon/lat
-// plane where the edges are straight.
+// plane where the edges are straight. A point on the antimeridian is
+// inside if it is inside as either longitude 180 or -180: it may be on the
+// seam of a polygon split there, which the even-odd rule would count as
+// the boundary of one part or the other.
 func (s *Shape) inside(p Point) bool {
+	if s.insidePlane(p) {
+		return true
+	}
+	if math.Abs(p.Lon) == 180 {
+		return s.insidePlane(Point{Lat: p.Lat, Lon: -p.Lon})
+	}
+	return false
+}
+
+func (s *Shape) insidePlane(p Point) bool {
 	for i, rings := range s.polys {
 		if !s.boxes[i].contains(p) || !insideRing(rings[0], p) {
 			continue
