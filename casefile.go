@@ -121,10 +121,10 @@ func (v *validator) yamlDocument(data []byte) (any, bool) {
 	for n := 0; ; n++ {
 		var skip any
 		err := dec.Decode(&skip)
-		if err == io.EOF {
+		if err == io.EOF || n == 0 && err != nil {
 			break
 		}
-		if err != nil || n > 0 && skip != nil {
+		if n > 0 && (err != nil || skip != nil) {
 			v.add("", "more than one YAML document (---): a case file is one document")
 			return nil, false
 		}
@@ -467,7 +467,8 @@ func (c *Circle) build(v *validator, path string) *geo.Shape {
 		return nil
 	}
 	p := geo.Point{Lon: c.Center[0], Lat: c.Center[1]}
-	if !v.point(path+".center", p) || !v.positive(path+".radius_m", c.RadiusM) {
+	centerOK := v.point(path+".center", p)
+	if !v.positive(path+".radius_m", c.RadiusM) || !centerOK {
 		return nil
 	}
 	s, err := geo.NewCircle(p, c.RadiusM)
@@ -479,15 +480,16 @@ func (c *Circle) build(v *validator, path string) *geo.Shape {
 }
 
 func (g *Geometry) build(v *validator, path string) *geo.Shape {
-	var depth int // of the coordinates' nesting of lists, positions excluded
+	known, multi := true, false
 	switch g.Type {
 	case "Polygon":
-		depth = 2
 	case "MultiPolygon":
-		depth = 3
+		multi = true
 	case "":
+		known = false
 		v.add(path+".type", "missing (want Polygon or MultiPolygon)")
 	default:
+		known = false
 		v.add(path+".type", "unknown type %q (want Polygon or MultiPolygon)", g.Type)
 	}
 	var coords any
@@ -501,12 +503,12 @@ func (g *Geometry) build(v *validator, path string) *geo.Shape {
 		v.add(path+".coordinates", "missing")
 		return nil
 	}
-	if depth == 0 {
+	if !known {
 		return nil
 	}
 	n := len(v.faults)
 	var polys [][][]geo.Point
-	if depth == 2 {
+	if !multi {
 		if rings := v.rings(path+".coordinates", coords); rings != nil {
 			polys = [][][]geo.Point{rings}
 		}
@@ -522,7 +524,7 @@ func (g *Geometry) build(v *validator, path string) *geo.Shape {
 	if err != nil {
 		var re *geo.RingError
 		switch {
-		case errors.As(err, &re) && depth == 2:
+		case errors.As(err, &re) && !multi:
 			v.add(path, "ring %d %s", re.Ring, re.Fault)
 		case errors.As(err, &re):
 			v.add(path, "polygon %d ring %d %s", re.Polygon, re.Ring, re.Fault)

@@ -273,6 +273,7 @@ cases:
 		"cases[0].zones[5].circle.center: want [lon, lat], not 3 numbers",
 		"cases[0].zones[6].circle.center: longitude 200 out of range [-180, 180]",
 		"cases[0].zones[6].circle.center: latitude 91 out of range [-90, 90]",
+		"cases[0].zones[6].circle.radius_m: must be more than 0",
 		"cases[0].zones[7].circle.radius_m: -10 is negative",
 	}},
 	{"geometry", header + `
@@ -299,6 +300,13 @@ cases:
       - {id: k, kind: exclusion, geometry: {type: MultiPolygon, coordinates: [[]]}}
       - {id: l, kind: exclusion, geometry: {type: MultiPolygon, coordinates: [[[0, 0], [1, 0], [1, 1], [0, 0]]]}}
       - {id: m, kind: exclusion, geometry: {type: MultiPolygon, coordinates: []}}
+      - id: n
+        kind: exclusion
+        geometry:
+          type: Polygon
+          coordinates:
+            - [[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]]
+            - [[2, 0], [3, 0], [3, 1], [2, 0]]
 `, []string{
 		`cases[0].zones[0].geometry.type: unknown type "Point" (want Polygon or MultiPolygon)`,
 		"cases[0].zones[1].geometry.type: missing (want Polygon or MultiPolygon)",
@@ -323,6 +331,7 @@ cases:
 		"cases[0].zones[11].geometry.coordinates[0][3][0]: want a position [lon, lat], not 0",
 		"cases[0].zones[11].geometry.coordinates[0][3][1]: want a position [lon, lat], not 0",
 		"cases[0].zones[12].geometry.coordinates: no polygons",
+		"cases[0].zones[13].geometry: ring 1 is a hole outside its outer ring",
 	}},
 	{"schedules", header + `
 cases:
