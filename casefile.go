@@ -66,11 +66,11 @@ func ParseCaseFile(data []byte) (*CaseFile, error) {
 		return nil, v.err()
 	}
 	var failed []string // paths whose values did not decode
-	doc = v.shape("", doc, reflect.TypeFor[CaseFile](), &failed)
+	doc = v.conform("", doc, reflect.TypeFor[CaseFile](), &failed)
 	if doc == nil {
 		return nil, v.err()
 	}
-	// shape let through only what decodes, so neither step should fail;
+	// conform let through only what decodes, so neither step should fail;
 	// if one does, it is still a fault of the input, not a reason to panic.
 	clean, err := json.Marshal(doc)
 	if err != nil {
@@ -146,26 +146,27 @@ var (
 	timeType       = reflect.TypeFor[time.Time]()
 )
 
-// shape checks a generic JSON value against the type it will be decoded
+// conform checks a generic JSON value against the type it will be decoded
 // into, using the json tags: unknown fields and values of the wrong type are
 // faults. It returns the value with those removed (so that it decodes), and
 // adds the path of every value removed to failed.
-func (v *validator) shape(path string, x any, t reflect.Type, failed *[]string) any {
+func (v *validator) conform(path string, x any, t reflect.Type, failed *[]string) any {
 	if x == nil {
 		return nil // null decodes into anything, as its zero value
 	}
-	mismatch := func(want string) any {
-		v.add(path, "want %s, not %s", want, describe(x))
+	mismatchHint := func(want, hint string) any {
+		v.add(path, "want %s, not %s%s", want, describe(x), hint)
 		*failed = append(*failed, path)
 		return nil
 	}
+	mismatch := func(want string) any { return mismatchHint(want, "") }
 	switch {
 	case t == rawMessageType:
 		return x
 	case t == timeType:
 		s, ok := x.(string)
 		if !ok {
-			return mismatch("a time (RFC 3339)")
+			return mismatch("an RFC 3339 time")
 		}
 		var tm time.Time
 		if tm.UnmarshalText([]byte(s)) != nil {
@@ -177,7 +178,7 @@ func (v *validator) shape(path string, x any, t reflect.Type, failed *[]string) 
 	}
 	switch t.Kind() {
 	case reflect.Pointer:
-		return v.shape(path, x, t.Elem(), failed)
+		return v.conform(path, x, t.Elem(), failed)
 	case reflect.Struct:
 		m, ok := x.(map[string]any)
 		if !ok {
@@ -196,7 +197,7 @@ func (v *validator) shape(path string, x any, t reflect.Type, failed *[]string) 
 		for f := range t.Fields() {
 			if name := jsonName(f); name != "" {
 				if x, ok := m[name]; ok {
-					m[name] = v.shape(join(path, name), x, f.Type, failed)
+					m[name] = v.conform(join(path, name), x, f.Type, failed)
 				}
 			}
 		}
@@ -207,11 +208,21 @@ func (v *validator) shape(path string, x any, t reflect.Type, failed *[]string) 
 			return mismatch("a list")
 		}
 		for i := range a {
-			a[i] = v.shape(path+"["+strconv.Itoa(i)+"]", a[i], t.Elem(), failed)
+			a[i] = v.conform(path+"["+strconv.Itoa(i)+"]", a[i], t.Elem(), failed)
 		}
 		return a
 	case reflect.String:
-		if _, ok := x.(string); !ok {
+		switch x := x.(type) {
+		case string:
+		case bool:
+			// YAML 1.1 reads yes, y, on, no, n, off unquoted as booleans.
+			if x {
+				return mismatchHint("a string", " (quote it: YAML reads yes, y and on as true)")
+			}
+			return mismatchHint("a string", " (quote it: YAML reads no, n and off as false)")
+		case float64:
+			return mismatchHint("a string", " (quote it)")
+		default:
 			return mismatch("a string")
 		}
 	case reflect.Float64:

@@ -176,18 +176,26 @@ cases:
   - zones: {}
   - "case-3"
 `, []string{
-		"cases[0].id: want a string, not 17",
+		"cases[0].id: want a string, not 17 (quote it)",
 		"cases[0].drill: want true or false, not \"yes\"",
 		"cases[0].contact_bans[0].alert_m: want a number, not \"500m\"",
 		"cases[0].zones[0].circle.center: want a list, not 4.5",
 		`cases[0].zones[0].schedule.from: "2026-01-01" is not an RFC 3339 time like 2026-01-01T00:00:00+01:00`,
-		"cases[0].zones[0].schedule.until: want a time (RFC 3339), not 5",
+		"cases[0].zones[0].schedule.until: want an RFC 3339 time, not 5",
 		"cases[1].zones: want a list, not a mapping",
 		`cases[2]: want a mapping, not "case-3"`,
 		// What did decode is still validated; what did not has had
 		// its say.
 		"cases[1].id: missing",
 		"cases[1].offender: missing",
+	}},
+	{"yaml booleans", `
+devices:
+  - {id: no, kind: tag}
+  - {id: on, kind: tag}
+`, []string{
+		"devices[0].id: want a string, not false (quote it: YAML reads no, n and off as false)",
+		"devices[1].id: want a string, not true (quote it: YAML reads yes, y and on as true)",
 	}},
 	{"devices", `
 devices:
@@ -300,7 +308,7 @@ cases:
       - {id: k, kind: exclusion, geometry: {type: MultiPolygon, coordinates: [[]]}}
       - {id: l, kind: exclusion, geometry: {type: MultiPolygon, coordinates: [[[0, 0], [1, 0], [1, 1], [0, 0]]]}}
       - {id: m, kind: exclusion, geometry: {type: MultiPolygon, coordinates: []}}
-      - id: n
+      - id: hole
         kind: exclusion
         geometry:
           type: Polygon
