@@ -158,27 +158,26 @@ func TestApproxDistanceBound(t *testing.T) {
 		if !(diff <= b.Err) {
 			t.Fatalf("ApproxDistance(%v, %v) = %+v, but Distance = %.9f (off by %.3g)", p, q, b, d, diff)
 		}
-		if math.IsInf(b.Err, 1) {
-			if d < 50e3 && math.Abs(p.Lat) < 89 {
-				t.Errorf("ApproxDistance(%v, %v): infinite bound for a %.0f m line", p, q, d)
-			}
-			if b.D > d*(1+1e-12) {
-				t.Errorf("ApproxDistance(%v, %v) = %+v: the chord must not exceed Distance = %.9f", p, q, b, d)
-			}
-			continue
+		if b.Err < 1 { // the bound for lines within Smax, not the far one
+			maxAbs = math.Max(maxAbs, diff)
+			maxRatio = math.Max(maxRatio, diff/b.Err)
 		}
-		maxAbs = math.Max(maxAbs, diff)
-		maxRatio = math.Max(maxRatio, diff/b.Err)
-		// The bound must stay small where thresholds lie.
-		if limit := usefulBound(d); b.Err > limit {
-			t.Errorf("ApproxDistance(%v, %v) = %+v: bound above %g m for a %.0f m line", p, q, b, limit, d)
+		// The bound must be small where thresholds lie, and still rule out
+		// kilometre-scale thresholds for lines longer than 5 km.
+		if d <= 60e3 {
+			if limit := usefulBound(d); !(b.Err <= limit) {
+				t.Fatalf("ApproxDistance(%v, %v) = %+v: bound above %g m for a %.0f m line", p, q, b, limit, d)
+			}
+		}
+		if d > 5e3 && !(b.D-b.Err > 3000) {
+			t.Fatalf("ApproxDistance(%v, %v) = %+v cannot rule out 3 km for a %.0f m line", p, q, b, d)
 		}
 	}
-	t.Logf("max |Distance-D| = %.3g m, max |Distance-D|/Err = %.3f", maxAbs, maxRatio)
+	t.Logf("where Err < 1 m: max |Distance-D| = %.3g m, max |Distance-D|/Err = %.3f", maxAbs, maxRatio)
 }
 
-// usefulBound is the largest acceptable Err for a line of d metres: 0.1 mm
-// up to 5 km, 8 cm up to 50 km, 0.6 m beyond.
+// usefulBound is the largest acceptable Err for a line of d <= 60 km: 0.1 mm
+// up to 5 km, 8 cm up to 50 km, 13 cm up to 60 km.
 func usefulBound(d float64) float64 {
 	switch {
 	case d <= 5e3:
@@ -186,25 +185,26 @@ func usefulBound(d float64) float64 {
 	case d <= 50e3:
 		return 0.08
 	}
-	return 0.6
+	return 0.13
 }
 
 func TestApproxDistanceCases(t *testing.T) {
+	const far = -1 // the bound is wide but must rule out a 3 km threshold
 	tests := []struct {
 		name    string
 		p, q    geo.Point
-		finite  bool    // a usable bound is expected
-		maxErrM float64 // when finite
+		maxErrM float64
 	}{
-		{"same point", geo.Point{Lat: 52, Lon: 5}, geo.Point{Lat: 52, Lon: 5}, true, 1e-4},
-		{"Rotterdam to Delft", geo.Point{Lat: 51.9244, Lon: 4.4777}, geo.Point{Lat: 52.0116, Lon: 4.3571}, true, 2e-3},
-		{"across the antimeridian", geo.Point{Lat: -16.5, Lon: 179.99}, geo.Point{Lat: -16.5, Lon: -179.99}, true, 1e-4},
-		{"across the north pole", geo.Point{Lat: 89.9999, Lon: 0}, geo.Point{Lat: 89.9999, Lon: 180}, true, 1e-4},
-		{"at the south pole", geo.Point{Lat: -90, Lon: 0}, geo.Point{Lat: -89.99, Lon: -120}, true, 1e-4},
-		{"on the equator", geo.Point{Lat: 0, Lon: -0.1}, geo.Point{Lat: 0, Lon: 0.1}, true, 1e-2},
-		{"Amsterdam to Paris", geo.Point{Lat: 52.37, Lon: 4.89}, geo.Point{Lat: 48.86, Lon: 2.35}, false, 0},
-		{"antipodes", geo.Point{Lat: 10, Lon: 20}, geo.Point{Lat: -10, Lon: -160}, false, 0},
-		{"polar, far apart", geo.Point{Lat: 89, Lon: 0}, geo.Point{Lat: 89, Lon: 180}, false, 0},
+		{"same point", geo.Point{Lat: 52, Lon: 5}, geo.Point{Lat: 52, Lon: 5}, 1e-4},
+		{"Rotterdam to Delft", geo.Point{Lat: 51.9244, Lon: 4.4777}, geo.Point{Lat: 52.0116, Lon: 4.3571}, 2e-3},
+		{"across the antimeridian", geo.Point{Lat: -16.5, Lon: 179.99}, geo.Point{Lat: -16.5, Lon: -179.99}, 1e-4},
+		{"across the north pole", geo.Point{Lat: 89.9999, Lon: 0}, geo.Point{Lat: 89.9999, Lon: 180}, 1e-4},
+		{"at the south pole", geo.Point{Lat: -90, Lon: 0}, geo.Point{Lat: -89.99, Lon: -120}, 1e-4},
+		{"on the equator", geo.Point{Lat: 0, Lon: -0.1}, geo.Point{Lat: 0, Lon: 0.1}, 1e-2},
+		{"Amsterdam to Paris", geo.Point{Lat: 52.37, Lon: 4.89}, geo.Point{Lat: 48.86, Lon: 2.35}, far},
+		{"antipodes", geo.Point{Lat: 10, Lon: 20}, geo.Point{Lat: -10, Lon: -160}, far},
+		{"pole to pole", geo.Point{Lat: 90, Lon: 0}, geo.Point{Lat: -90, Lon: 0}, far},
+		{"polar, far apart", geo.Point{Lat: 89, Lon: 0}, geo.Point{Lat: 89, Lon: 180}, far},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -213,11 +213,12 @@ func TestApproxDistanceCases(t *testing.T) {
 				if !(math.Abs(d-b.D) <= b.Err) {
 					t.Errorf("ApproxDistance = %+v, Distance = %.9f", b, d)
 				}
-				if tt.finite && !(b.Err <= tt.maxErrM) {
+				if tt.maxErrM == far {
+					if !b.Decides(3000) || b.D <= 3000 {
+						t.Errorf("ApproxDistance = %+v does not rule out 3 km", b)
+					}
+				} else if !(b.Err <= tt.maxErrM) {
 					t.Errorf("ApproxDistance = %+v, want Err <= %g", b, tt.maxErrM)
-				}
-				if !tt.finite && !math.IsInf(b.Err, 1) {
-					t.Errorf("ApproxDistance = %+v, want an infinite bound", b)
 				}
 			}
 		})
