@@ -2,12 +2,9 @@ package geo
 
 import "math"
 
-// ApproxDistance approximates the geodesic distance by the chord, the
-// straight line through the Earth between p and q on the WGS84 ellipsoid,
-// which costs three short polynomials and three square roots instead of an
-// iteration. It does not allocate.
+// Derivation of ApproxDistance's bound.
 //
-// The bound. Let s be the geodesic distance and c the chord.
+// Let s be the geodesic distance and c the chord.
 //
 //  1. c <= s: the straight line is the shortest curve in space.
 //  2. A geodesic has no curvature within the surface, so its curvature as
@@ -54,6 +51,17 @@ import "math"
 // Everything holds at any latitude, the poles included, and across the
 // antimeridian, because the chord depends on the longitudes only through
 // sin^2(dlon/2).
+
+// ApproxDistance approximates Distance by the chord, the straight line
+// through the Earth between p and q on the WGS84 ellipsoid, at the cost of a
+// few short polynomials and three square roots instead of an iteration. It
+// does not allocate.
+//
+// Its bound, derived in the comment above, grows with the cube of the
+// distance: about 0.07 mm at 5 km, 7 cm at 50 km and 0.6 m at 100 km.
+// Beyond 100 km the bound is wide but still valid, and D - Err, the chord,
+// stays close to the distance, so thresholds well below it are still
+// decided. For invalid points D is NaN and Err is +Inf.
 func ApproxDistance(p, q Point) Bounded {
 	if !p.Valid() || !q.Valid() {
 		return Bounded{D: math.NaN(), Err: math.Inf(1)}
