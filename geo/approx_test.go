@@ -35,11 +35,11 @@ func pairDistance(rng *rand.Rand) float64 {
 var pairScenarios = []pairScenario{
 	{"netherlands", func(rng *rand.Rand) (geo.Point, geo.Point) {
 		p := geo.Point{Lat: 50.75 + rng.Float64()*2.8, Lon: 3.35 + rng.Float64()*3.85}
-		return p, offset(p, pairDistance(rng), rng.Float64()*360)
+		return p, sphereOffset(p, pairDistance(rng), rng.Float64()*360)
 	}},
 	{"world", func(rng *rand.Rand) (geo.Point, geo.Point) {
 		p := uniformSphere(rng)
-		return p, offset(p, pairDistance(rng), rng.Float64()*360)
+		return p, sphereOffset(p, pairDistance(rng), rng.Float64()*360)
 	}},
 	{"polar", func(rng *rand.Rand) (geo.Point, geo.Point) {
 		p := geo.Point{Lat: 90 - math.Pow(rng.Float64(), 2)*3, Lon: rng.Float64()*360 - 180}
@@ -49,21 +49,21 @@ var pairScenarios = []pairScenario{
 		if rng.IntN(50) == 0 {
 			p.Lat = math.Copysign(90, p.Lat)
 		}
-		return p, offset(p, pairDistance(rng), rng.Float64()*360)
+		return p, sphereOffset(p, pairDistance(rng), rng.Float64()*360)
 	}},
 	{"antimeridian", func(rng *rand.Rand) (geo.Point, geo.Point) {
 		p := geo.Point{Lat: rng.Float64()*170 - 85, Lon: 180 - rng.Float64()*0.5}
 		if rng.IntN(2) == 0 {
 			p.Lon = -p.Lon
 		}
-		return p, offset(p, pairDistance(rng), rng.Float64()*360)
+		return p, sphereOffset(p, pairDistance(rng), rng.Float64()*360)
 	}},
 }
 
-// decide is how the engine compares a distance with a threshold: the
+// decideWithin is how the engine compares a distance with a threshold: the
 // approximation decides when its bound allows, the exact distance otherwise.
 // exact stands for Distance(p, q), computed once per pair by the caller.
-func decide(b geo.Bounded, exact, t float64) (within, approximated bool) {
+func decideWithin(b geo.Bounded, exact, t float64) (within, approximated bool) {
 	if b.Decides(t) {
 		return b.D <= t, true
 	}
@@ -112,7 +112,7 @@ func TestApproxDistanceDecisions(t *testing.T) {
 				}
 				for _, th := range thresholds(rng, d, b) {
 					cases++
-					got, approx := decide(b, d, th)
+					got, approx := decideWithin(b, d, th)
 					if approx {
 						approximated++
 					}
@@ -144,13 +144,13 @@ func TestApproxDistanceBound(t *testing.T) {
 			p, q = uniformSphere(rng), uniformSphere(rng)
 		case 1: // up to about 150 km, across the limit of the bound
 			p = uniformSphere(rng)
-			q = offset(p, rng.Float64()*150e3, rng.Float64()*360)
+			q = sphereOffset(p, rng.Float64()*150e3, rng.Float64()*360)
 		case 2: // within a few metres of a pole, any longitudes
 			p = geo.Point{Lat: 90 - rng.Float64()*1e-4, Lon: rng.Float64()*360 - 180}
 			q = geo.Point{Lat: 90 - rng.Float64()*1e-4, Lon: rng.Float64()*360 - 180}
 		default: // sub-metre lines, where round-off dominates
 			p = uniformSphere(rng)
-			q = offset(p, rng.Float64(), rng.Float64()*360)
+			q = sphereOffset(p, rng.Float64(), rng.Float64()*360)
 		}
 		d := geo.Distance(p, q)
 		b := geo.ApproxDistance(p, q)
@@ -245,7 +245,7 @@ func BenchmarkApproxDistance(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		pq := pairs[i%len(pairs)]
-		sink += geo.ApproxDistance(pq[0], pq[1]).D
+		distanceSink += geo.ApproxDistance(pq[0], pq[1]).D
 		i++
 	}
 }

@@ -349,15 +349,15 @@ func netherlandsPairs(rng *rand.Rand, n int, maxM float64) [][2]geo.Point {
 	pairs := make([][2]geo.Point, n)
 	for i := range pairs {
 		p := geo.Point{Lat: 50.75 + rng.Float64()*2.8, Lon: 3.35 + rng.Float64()*3.85}
-		pairs[i] = [2]geo.Point{p, offset(p, rng.Float64()*maxM, rng.Float64()*360)}
+		pairs[i] = [2]geo.Point{p, sphereOffset(p, rng.Float64()*maxM, rng.Float64()*360)}
 	}
 	return pairs
 }
 
-// offset returns the point distM metres from p in direction azDeg on a
+// sphereOffset returns the point distM metres from p in direction azDeg on a
 // sphere of the Earth's mean radius, a convenient way to place a second
 // point at about a given distance; the tests measure it exactly.
-func offset(p geo.Point, distM, azDeg float64) geo.Point {
+func sphereOffset(p geo.Point, distM, azDeg float64) geo.Point {
 	const r = 6371008.8
 	lat1, lon1 := p.Lat*math.Pi/180, p.Lon*math.Pi/180
 	az, delta := azDeg*math.Pi/180, distM/r
@@ -371,7 +371,7 @@ func offset(p geo.Point, distM, azDeg float64) geo.Point {
 	return q
 }
 
-var sink float64
+var distanceSink float64
 
 func BenchmarkDistance(b *testing.B) {
 	pairs := netherlandsPairs(rand.New(rand.NewPCG(9, 10)), 1024, 20e3)
@@ -379,7 +379,7 @@ func BenchmarkDistance(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		pq := pairs[i%len(pairs)]
-		sink += geo.Distance(pq[0], pq[1])
+		distanceSink += geo.Distance(pq[0], pq[1])
 		i++
 	}
 }
