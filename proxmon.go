@@ -77,10 +77,29 @@ type Status struct {
 	Received   time.Time // zero means equal to Time
 	HasBattery bool
 	BatteryPct int
-	StrapOpen  bool
-	CaseTamper bool
-	Charging   bool
-	Jamming    bool
+	// A flag the device did not report is unknown and changes nothing.
+	StrapOpen  Flag
+	CaseTamper Flag
+	Charging   Flag
+	Jamming    Flag
+}
+
+// Flag is a yes/no a device reports, or FlagUnknown when it did not.
+type Flag uint8
+
+// Flag values.
+const (
+	FlagUnknown Flag = iota
+	FlagOff
+	FlagOn
+)
+
+// FlagOf returns FlagOn for true and FlagOff for false.
+func FlagOf(b bool) Flag {
+	if b {
+		return FlagOn
+	}
+	return FlagOff
 }
 
 // ReceivedOrTime returns Received, or Time when Received is unset.

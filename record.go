@@ -69,9 +69,9 @@ type statusJSON struct {
 	Received   *time.Time `json:"received,omitempty"`
 	BatteryPct *int       `json:"battery_pct,omitempty"`
 	Strap      string     `json:"strap,omitempty"`
-	CaseTamper bool       `json:"case_tamper,omitempty"`
-	Charging   bool       `json:"charging,omitempty"`
-	Jamming    bool       `json:"jamming,omitempty"`
+	CaseTamper *bool      `json:"case_tamper,omitempty"`
+	Charging   *bool      `json:"charging,omitempty"`
+	Jamming    *bool      `json:"jamming,omitempty"`
 }
 
 // ParseRecord decodes one NDJSON line of the log. The error names the fault
@@ -157,8 +157,11 @@ func (j *statusJSON) record() (Record, error) {
 		return Record{}, fmt.Errorf("%w: status of %s: battery_pct %d out of 0..100", ErrRecord, j.Device, *j.BatteryPct)
 	}
 	s := Status{
-		Device: j.Device, Time: j.Time.UTC(), StrapOpen: j.Strap == "open",
-		CaseTamper: j.CaseTamper, Charging: j.Charging, Jamming: j.Jamming,
+		Device: j.Device, Time: j.Time.UTC(),
+		CaseTamper: flag(j.CaseTamper), Charging: flag(j.Charging), Jamming: flag(j.Jamming),
+	}
+	if j.Strap != "" {
+		s.StrapOpen = FlagOf(j.Strap == "open")
 	}
 	if j.Received != nil {
 		s.Received = j.Received.UTC()
@@ -183,10 +186,13 @@ func (r Record) MarshalJSON() ([]byte, error) {
 		}
 	case RecordStatus:
 		s := r.Status
-		sj := statusJSON{Device: s.Device, Time: &s.Time, Strap: "closed",
-			CaseTamper: s.CaseTamper, Charging: s.Charging, Jamming: s.Jamming}
-		if s.StrapOpen {
+		sj := statusJSON{Device: s.Device, Time: &s.Time,
+			CaseTamper: s.CaseTamper.ptr(), Charging: s.Charging.ptr(), Jamming: s.Jamming.ptr()}
+		switch s.StrapOpen {
+		case FlagOn:
 			sj.Strap = "open"
+		case FlagOff:
+			sj.Strap = "closed"
 		}
 		if !s.Received.IsZero() {
 			sj.Received = &s.Received
@@ -210,4 +216,19 @@ func (r Record) MarshalJSON() ([]byte, error) {
 		return nil, fmt.Errorf("%w: unknown kind %d", ErrRecord, r.Kind)
 	}
 	return json.Marshal(j)
+}
+
+func flag(b *bool) Flag {
+	if b == nil {
+		return FlagUnknown
+	}
+	return FlagOf(*b)
+}
+
+func (f Flag) ptr() *bool {
+	if f == FlagUnknown {
+		return nil
+	}
+	b := f == FlagOn
+	return &b
 }

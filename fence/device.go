@@ -242,8 +242,17 @@ func (e *Engine) status(s *proxmon.Status) {
 		return
 	}
 	d.statusTime, d.hasStatus = t, true
-	e.setCond(d, condTamper, s.StrapOpen || s.CaseTamper, trig)
-	e.setCond(d, condJamming, s.Jamming, trig)
+	// Tamper opens when the strap or the case reports open and closes
+	// when neither does; a flag not reported changes nothing.
+	switch {
+	case s.StrapOpen == proxmon.FlagOn || s.CaseTamper == proxmon.FlagOn:
+		e.setCond(d, condTamper, true, trig)
+	case s.StrapOpen == proxmon.FlagOff || s.CaseTamper == proxmon.FlagOff:
+		e.setCond(d, condTamper, false, trig)
+	}
+	if s.Jamming != proxmon.FlagUnknown {
+		e.setCond(d, condJamming, s.Jamming == proxmon.FlagOn, trig)
+	}
 	if s.HasBattery {
 		switch {
 		case s.BatteryPct < batteryLowBelow:

@@ -321,7 +321,7 @@ func goodStatusMsg() *proxmonv1.Status {
 }
 
 func goodStatus() proxmon.Status {
-	return proxmon.Status{Device: device, Time: statusTime, HasBattery: true, BatteryPct: 40}
+	return proxmon.Status{Device: device, Time: statusTime, HasBattery: true, BatteryPct: 40, StrapOpen: proxmon.FlagOff}
 }
 
 type statusCase struct {
@@ -368,17 +368,33 @@ var statusCases = []statusCase{
 	{
 		name:    "strap open",
 		msg:     statusWith(func(m *proxmonv1.Status) { m.Strap = proxmonv1.Strap_STRAP_OPEN }),
-		want:    goodStatusWith(func(s *proxmon.Status) { s.StrapOpen = true }),
+		want:    goodStatusWith(func(s *proxmon.Status) { s.StrapOpen = proxmon.FlagOn }),
 		encodes: true,
 	},
 	{
 		name: "every flag set",
 		msg: statusWith(func(m *proxmonv1.Status) {
-			m.Strap, m.CaseTamper, m.Charging, m.Jamming = proxmonv1.Strap_STRAP_OPEN, true, true, true
+			m.Strap, m.CaseTamper, m.Charging, m.Jamming = proxmonv1.Strap_STRAP_OPEN, proto.Bool(true), proto.Bool(true), proto.Bool(true)
 		}),
 		want: goodStatusWith(func(s *proxmon.Status) {
-			s.StrapOpen, s.CaseTamper, s.Charging, s.Jamming = true, true, true, true
+			s.StrapOpen, s.CaseTamper, s.Charging, s.Jamming = proxmon.FlagOn, proxmon.FlagOn, proxmon.FlagOn, proxmon.FlagOn
 		}),
+		encodes: true,
+	},
+	{
+		name: "flags reported off",
+		msg: statusWith(func(m *proxmonv1.Status) {
+			m.CaseTamper, m.Charging, m.Jamming = proto.Bool(false), proto.Bool(false), proto.Bool(false)
+		}),
+		want: goodStatusWith(func(s *proxmon.Status) {
+			s.CaseTamper, s.Charging, s.Jamming = proxmon.FlagOff, proxmon.FlagOff, proxmon.FlagOff
+		}),
+		encodes: true,
+	},
+	{
+		name:    "a device without a strap, flags not reported: unknown",
+		msg:     statusWith(func(m *proxmonv1.Status) { m.Strap = proxmonv1.Strap_STRAP_UNSPECIFIED }),
+		want:    goodStatusWith(func(s *proxmon.Status) { s.StrapOpen = proxmon.FlagUnknown }),
 		encodes: true,
 	},
 	{
@@ -400,14 +416,9 @@ var statusCases = []statusCase{
 		encodes: true,
 	},
 	{
-		name: "a device without a strap",
-		msg:  statusWith(func(m *proxmonv1.Status) { m.Strap = proxmonv1.Strap_STRAP_UNSPECIFIED }),
-		want: goodStatus(),
-	},
-	{
-		name: "a strap state this version does not know is not open",
+		name: "a strap state this version does not know is unknown",
 		msg:  statusWith(func(m *proxmonv1.Status) { m.Strap = 7 }),
-		want: goodStatus(),
+		want: goodStatusWith(func(s *proxmon.Status) { s.StrapOpen = proxmon.FlagUnknown }),
 	},
 
 	// Rejected.

@@ -210,12 +210,17 @@ func DecodeStatus(topicDevice string, payload []byte) (proxmon.Status, error) {
 	s := proxmon.Status{
 		Device: topicDevice,
 		Time:   t,
-		// An unspecified strap (a device without one) is not an open
-		// strap: only STRAP_OPEN raises tamper.
-		StrapOpen:  m.GetStrap() == proxmonv1.Strap_STRAP_OPEN,
-		CaseTamper: m.GetCaseTamper(),
-		Charging:   m.GetCharging(),
-		Jamming:    m.GetJamming(),
+		// An unspecified strap (a device without one) or an absent flag
+		// is unknown: it changes nothing.
+		CaseTamper: flag(m.CaseTamper),
+		Charging:   flag(m.Charging),
+		Jamming:    flag(m.Jamming),
+	}
+	switch m.GetStrap() {
+	case proxmonv1.Strap_STRAP_OPEN:
+		s.StrapOpen = proxmon.FlagOn
+	case proxmonv1.Strap_STRAP_CLOSED:
+		s.StrapOpen = proxmon.FlagOff
 	}
 	if m.BatteryPct != nil {
 		pct := m.GetBatteryPct()
@@ -273,13 +278,15 @@ func EncodeStatus(s proxmon.Status) []byte {
 	m := &proxmonv1.Status{
 		Device:     s.Device,
 		Time:       encodeTime(s.Time),
-		Strap:      proxmonv1.Strap_STRAP_CLOSED,
-		CaseTamper: s.CaseTamper,
-		Charging:   s.Charging,
-		Jamming:    s.Jamming,
+		CaseTamper: flagPtr(s.CaseTamper),
+		Charging:   flagPtr(s.Charging),
+		Jamming:    flagPtr(s.Jamming),
 	}
-	if s.StrapOpen {
+	switch s.StrapOpen {
+	case proxmon.FlagOn:
 		m.Strap = proxmonv1.Strap_STRAP_OPEN
+	case proxmon.FlagOff:
+		m.Strap = proxmonv1.Strap_STRAP_CLOSED
 	}
 	if s.HasBattery {
 		pct := uint32(s.BatteryPct)
@@ -408,4 +415,20 @@ func encodeSource(s proxmon.Source) proxmonv1.Source {
 		return proxmonv1.Source_SOURCE_CELL
 	}
 	return proxmonv1.Source_SOURCE_UNSPECIFIED
+}
+
+// flag maps an optional protobuf bool to a domain flag.
+func flag(b *bool) proxmon.Flag {
+	if b == nil {
+		return proxmon.FlagUnknown
+	}
+	return proxmon.FlagOf(*b)
+}
+
+func flagPtr(f proxmon.Flag) *bool {
+	if f == proxmon.FlagUnknown {
+		return nil
+	}
+	b := f == proxmon.FlagOn
+	return &b
 }

@@ -689,11 +689,11 @@ type Status struct {
 	// The ankle strap. UNSPECIFIED on devices without a strap.
 	Strap Strap `protobuf:"varint,4,opt,name=strap,proto3,enum=proxmon.v1.Strap" json:"strap,omitempty"`
 	// The housing has been opened or tampered with.
-	CaseTamper bool `protobuf:"varint,5,opt,name=case_tamper,json=caseTamper,proto3" json:"case_tamper,omitempty"`
+	CaseTamper *bool `protobuf:"varint,5,opt,name=case_tamper,json=caseTamper,proto3,oneof" json:"case_tamper,omitempty"`
 	// The device is connected to a charger.
-	Charging bool `protobuf:"varint,6,opt,name=charging,proto3" json:"charging,omitempty"`
+	Charging *bool `protobuf:"varint,6,opt,name=charging,proto3,oneof" json:"charging,omitempty"`
 	// The receiver detects GNSS jamming or spoofing.
-	Jamming       bool `protobuf:"varint,7,opt,name=jamming,proto3" json:"jamming,omitempty"`
+	Jamming       *bool `protobuf:"varint,7,opt,name=jamming,proto3,oneof" json:"jamming,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -757,22 +757,22 @@ func (x *Status) GetStrap() Strap {
 }
 
 func (x *Status) GetCaseTamper() bool {
-	if x != nil {
-		return x.CaseTamper
+	if x != nil && x.CaseTamper != nil {
+		return *x.CaseTamper
 	}
 	return false
 }
 
 func (x *Status) GetCharging() bool {
-	if x != nil {
-		return x.Charging
+	if x != nil && x.Charging != nil {
+		return *x.Charging
 	}
 	return false
 }
 
 func (x *Status) GetJamming() bool {
-	if x != nil {
-		return x.Jamming
+	if x != nil && x.Jamming != nil {
+		return *x.Jamming
 	}
 	return false
 }
@@ -1364,18 +1364,22 @@ const file_proxmon_v1_proxmon_proto_rawDesc = "" +
 	"\n" +
 	"satellites\x18\n" +
 	" \x01(\rR\n" +
-	"satellites\"\x86\x02\n" +
+	"satellites\"\xbe\x02\n" +
 	"\x06Status\x12\x16\n" +
 	"\x06device\x18\x01 \x01(\tR\x06device\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12$\n" +
 	"\vbattery_pct\x18\x03 \x01(\rH\x00R\n" +
 	"batteryPct\x88\x01\x01\x12'\n" +
-	"\x05strap\x18\x04 \x01(\x0e2\x11.proxmon.v1.StrapR\x05strap\x12\x1f\n" +
-	"\vcase_tamper\x18\x05 \x01(\bR\n" +
-	"caseTamper\x12\x1a\n" +
-	"\bcharging\x18\x06 \x01(\bR\bcharging\x12\x18\n" +
-	"\ajamming\x18\a \x01(\bR\ajammingB\x0e\n" +
-	"\f_battery_pct\"\x8f\x04\n" +
+	"\x05strap\x18\x04 \x01(\x0e2\x11.proxmon.v1.StrapR\x05strap\x12$\n" +
+	"\vcase_tamper\x18\x05 \x01(\bH\x01R\n" +
+	"caseTamper\x88\x01\x01\x12\x1f\n" +
+	"\bcharging\x18\x06 \x01(\bH\x02R\bcharging\x88\x01\x01\x12\x1d\n" +
+	"\ajamming\x18\a \x01(\bH\x03R\ajamming\x88\x01\x01B\x0e\n" +
+	"\f_battery_pctB\x0e\n" +
+	"\f_case_tamperB\v\n" +
+	"\t_chargingB\n" +
+	"\n" +
+	"\b_jamming\"\x8f\x04\n" +
 	"\x05Event\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\aopen_id\x18\x02 \x01(\tR\x06openId\x12)\n" +
