@@ -311,17 +311,23 @@ var fixCases = []fixCase{
 var statusTime = time.Date(2026, 3, 1, 10, 0, 30, 5000, time.UTC)
 
 func goodStatusMsg() *proxmonv1.Status {
-	pct := uint32(40)
 	return &proxmonv1.Status{
 		Device:     device,
 		Time:       timestamppb.New(statusTime),
-		BatteryPct: &pct,
+		BatteryPct: pct(40),
 		Strap:      proxmonv1.Strap_STRAP_CLOSED,
+		CaseTamper: proto.Bool(false),
+		Charging:   proto.Bool(false),
+		Jamming:    proto.Bool(false),
 	}
 }
 
 func goodStatus() proxmon.Status {
-	return proxmon.Status{Device: device, Time: statusTime, HasBattery: true, BatteryPct: 40, StrapOpen: proxmon.FlagOff}
+	return proxmon.Status{
+		Device: device, Time: statusTime, HasBattery: true, BatteryPct: 40,
+		StrapOpen: proxmon.FlagOff, CaseTamper: proxmon.FlagOff,
+		Charging: proxmon.FlagOff, Jamming: proxmon.FlagOff,
+	}
 }
 
 type statusCase struct {
@@ -364,7 +370,7 @@ func pct(v uint32) *uint32 { return &v }
 
 var statusCases = []statusCase{
 	// Accepted.
-	{name: "strap closed", msg: goodStatusMsg(), want: goodStatus(), encodes: true},
+	{name: "every flag reported off", msg: goodStatusMsg(), want: goodStatus(), encodes: true},
 	{
 		name:    "strap open",
 		msg:     statusWith(func(m *proxmonv1.Status) { m.Strap = proxmonv1.Strap_STRAP_OPEN }),
@@ -372,9 +378,10 @@ var statusCases = []statusCase{
 		encodes: true,
 	},
 	{
-		name: "every flag set",
+		name: "every flag on",
 		msg: statusWith(func(m *proxmonv1.Status) {
-			m.Strap, m.CaseTamper, m.Charging, m.Jamming = proxmonv1.Strap_STRAP_OPEN, proto.Bool(true), proto.Bool(true), proto.Bool(true)
+			m.Strap = proxmonv1.Strap_STRAP_OPEN
+			m.CaseTamper, m.Charging, m.Jamming = proto.Bool(true), proto.Bool(true), proto.Bool(true)
 		}),
 		want: goodStatusWith(func(s *proxmon.Status) {
 			s.StrapOpen, s.CaseTamper, s.Charging, s.Jamming = proxmon.FlagOn, proxmon.FlagOn, proxmon.FlagOn, proxmon.FlagOn
@@ -382,19 +389,15 @@ var statusCases = []statusCase{
 		encodes: true,
 	},
 	{
-		name: "flags reported off",
-		msg: statusWith(func(m *proxmonv1.Status) {
-			m.CaseTamper, m.Charging, m.Jamming = proto.Bool(false), proto.Bool(false), proto.Bool(false)
-		}),
-		want: goodStatusWith(func(s *proxmon.Status) {
-			s.CaseTamper, s.Charging, s.Jamming = proxmon.FlagOff, proxmon.FlagOff, proxmon.FlagOff
-		}),
+		name:    "nothing reported but the time: every flag unknown, not off",
+		msg:     &proxmonv1.Status{Device: device, Time: timestamppb.New(statusTime)},
+		want:    proxmon.Status{Device: device, Time: statusTime},
 		encodes: true,
 	},
 	{
-		name:    "a device without a strap, flags not reported: unknown",
-		msg:     statusWith(func(m *proxmonv1.Status) { m.Strap = proxmonv1.Strap_STRAP_UNSPECIFIED }),
-		want:    goodStatusWith(func(s *proxmon.Status) { s.StrapOpen = proxmon.FlagUnknown }),
+		name:    "jamming alone",
+		msg:     &proxmonv1.Status{Device: device, Time: timestamppb.New(statusTime), Jamming: proto.Bool(true)},
+		want:    proxmon.Status{Device: device, Time: statusTime, Jamming: proxmon.FlagOn},
 		encodes: true,
 	},
 	{
@@ -413,6 +416,12 @@ var statusCases = []statusCase{
 		name:    "battery full",
 		msg:     statusWith(func(m *proxmonv1.Status) { m.BatteryPct = pct(100) }),
 		want:    goodStatusWith(func(s *proxmon.Status) { s.BatteryPct = 100 }),
+		encodes: true,
+	},
+	{
+		name:    "a device without a strap",
+		msg:     statusWith(func(m *proxmonv1.Status) { m.Strap = proxmonv1.Strap_STRAP_UNSPECIFIED }),
+		want:    goodStatusWith(func(s *proxmon.Status) { s.StrapOpen = proxmon.FlagUnknown }),
 		encodes: true,
 	},
 	{

@@ -208,19 +208,12 @@ func DecodeStatus(topicDevice string, payload []byte) (proxmon.Status, error) {
 		return fail(err)
 	}
 	s := proxmon.Status{
-		Device: topicDevice,
-		Time:   t,
-		// An unspecified strap (a device without one) or an absent flag
-		// is unknown: it changes nothing.
-		CaseTamper: flag(m.CaseTamper),
-		Charging:   flag(m.Charging),
-		Jamming:    flag(m.Jamming),
-	}
-	switch m.GetStrap() {
-	case proxmonv1.Strap_STRAP_OPEN:
-		s.StrapOpen = proxmon.FlagOn
-	case proxmonv1.Strap_STRAP_CLOSED:
-		s.StrapOpen = proxmon.FlagOff
+		Device:     topicDevice,
+		Time:       t,
+		StrapOpen:  decodeStrap(m.GetStrap()),
+		CaseTamper: decodeFlag(m.CaseTamper),
+		Charging:   decodeFlag(m.Charging),
+		Jamming:    decodeFlag(m.Jamming),
 	}
 	if m.BatteryPct != nil {
 		pct := m.GetBatteryPct()
@@ -271,22 +264,17 @@ func EncodeFix(f proxmon.Fix) []byte {
 	return mustMarshal(m)
 }
 
-// EncodeStatus encodes a domain status as a proxmon.v1.Status payload. The
-// strap is encoded as open or closed, never unspecified. Like EncodeFix it
-// does not validate and panics on a device id that is not valid UTF-8.
+// EncodeStatus encodes a domain status as a proxmon.v1.Status payload;
+// unknown flags are left out. Like EncodeFix it does not validate and panics
+// on a device id that is not valid UTF-8.
 func EncodeStatus(s proxmon.Status) []byte {
 	m := &proxmonv1.Status{
 		Device:     s.Device,
 		Time:       encodeTime(s.Time),
-		CaseTamper: flagPtr(s.CaseTamper),
-		Charging:   flagPtr(s.Charging),
-		Jamming:    flagPtr(s.Jamming),
-	}
-	switch s.StrapOpen {
-	case proxmon.FlagOn:
-		m.Strap = proxmonv1.Strap_STRAP_OPEN
-	case proxmon.FlagOff:
-		m.Strap = proxmonv1.Strap_STRAP_CLOSED
+		Strap:      encodeStrap(s.StrapOpen),
+		CaseTamper: encodeFlag(s.CaseTamper),
+		Charging:   encodeFlag(s.Charging),
+		Jamming:    encodeFlag(s.Jamming),
 	}
 	if s.HasBattery {
 		pct := uint32(s.BatteryPct)
@@ -389,6 +377,47 @@ func narrow(v float64) float32 {
 		return float32(v) // unreachable: s is a number
 	}
 	return float32(n)
+}
+
+// decodeStrap maps the strap to the domain's "strap open" flag. Unspecified,
+// or a state added after this version, is unknown: it changes nothing,
+// neither opening nor closing a tamper alarm.
+func decodeStrap(s proxmonv1.Strap) proxmon.Flag {
+	switch s {
+	case proxmonv1.Strap_STRAP_OPEN:
+		return proxmon.FlagOn
+	case proxmonv1.Strap_STRAP_CLOSED:
+		return proxmon.FlagOff
+	}
+	return proxmon.FlagUnknown
+}
+
+func encodeStrap(open proxmon.Flag) proxmonv1.Strap {
+	switch open {
+	case proxmon.FlagOn:
+		return proxmonv1.Strap_STRAP_OPEN
+	case proxmon.FlagOff:
+		return proxmonv1.Strap_STRAP_CLOSED
+	}
+	return proxmonv1.Strap_STRAP_UNSPECIFIED
+}
+
+// decodeFlag maps an optional bool: absent is unknown, not false.
+func decodeFlag(b *bool) proxmon.Flag {
+	if b == nil {
+		return proxmon.FlagUnknown
+	}
+	return proxmon.FlagOf(*b)
+}
+
+func encodeFlag(f proxmon.Flag) *bool {
+	switch f {
+	case proxmon.FlagOn:
+		return proto.Bool(true)
+	case proxmon.FlagOff:
+		return proto.Bool(false)
+	}
+	return nil
 }
 
 func decodeSource(s proxmonv1.Source) proxmon.Source {

@@ -91,6 +91,11 @@ func FuzzDecodeStatus(f *testing.F) {
 		case s.BatteryPct < 0 || s.BatteryPct > 100 || !s.HasBattery && s.BatteryPct != 0:
 			t.Fatalf("battery %v/%d accepted", s.HasBattery, s.BatteryPct)
 		}
+		for _, f := range []proxmon.Flag{s.StrapOpen, s.CaseTamper, s.Charging, s.Jamming} {
+			if f > proxmon.FlagOn {
+				t.Fatalf("flag value %d in %+v", f, s)
+			}
+		}
 		again, err := ingest.DecodeStatus(topic, ingest.EncodeStatus(s))
 		if err != nil {
 			t.Fatalf("re-encoded status rejected: %v", err)

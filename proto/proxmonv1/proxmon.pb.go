@@ -676,7 +676,8 @@ func (x *Fix) GetSatellites() uint32 {
 
 // Status is a device's report of its own state on
 // proxmon/v1/devices/{device}/status. Devices send it on every change and
-// periodically; a status older than the device's latest one is ignored.
+// periodically, with every flag it has; a status older than the device's
+// latest one is ignored.
 type Status struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Device id; equals the topic's {device} level.
@@ -686,9 +687,12 @@ type Status struct {
 	// Battery charge in percent, [0, 100]. Absent when the device does not
 	// know it: an absent value is not 0 % and raises no battery alarm.
 	BatteryPct *uint32 `protobuf:"varint,3,opt,name=battery_pct,json=batteryPct,proto3,oneof" json:"battery_pct,omitempty"`
-	// The ankle strap. UNSPECIFIED on devices without a strap.
+	// The ankle strap. UNSPECIFIED when not reported (and on devices
+	// without a strap): the strap state is then unknown and changes nothing.
 	Strap Strap `protobuf:"varint,4,opt,name=strap,proto3,enum=proxmon.v1.Strap" json:"strap,omitempty"`
-	// The housing has been opened or tampered with.
+	// The housing has been opened or tampered with. Like the flags below,
+	// absent means not reported, which is not false: an unreported flag
+	// neither opens nor closes anything.
 	CaseTamper *bool `protobuf:"varint,5,opt,name=case_tamper,json=caseTamper,proto3,oneof" json:"case_tamper,omitempty"`
 	// The device is connected to a charger.
 	Charging *bool `protobuf:"varint,6,opt,name=charging,proto3,oneof" json:"charging,omitempty"`
