@@ -323,14 +323,21 @@ func FuzzDistance(f *testing.F) {
 	f.Fuzz(func(t *testing.T, lat1, lon1, lat2, lon2 float64) {
 		p := geo.Point{Lat: lat1, Lon: lon1}
 		q := geo.Point{Lat: lat2, Lon: lon2}
-		d := geo.Distance(p, q)
-		b := geo.ApproxDistance(p, q)
 		if !p.Valid() || !q.Valid() {
+			d, b := geo.Distance(p, q), geo.ApproxDistance(p, q)
 			if !math.IsNaN(d) || !math.IsInf(b.Err, 1) {
 				t.Fatalf("invalid input %v, %v: Distance = %g, ApproxDistance = %+v; want NaN and an infinite bound", p, q, d, b)
 			}
-			return
+			// Fold the coordinates into range, so that every input also
+			// exercises valid points.
+			p = geo.Point{Lat: math.Remainder(lat1, 180), Lon: math.Remainder(lon1, 360)}
+			q = geo.Point{Lat: math.Remainder(lat2, 180), Lon: math.Remainder(lon2, 360)}
+			if !p.Valid() || !q.Valid() { // NaN or infinite
+				return
+			}
 		}
+		d := geo.Distance(p, q)
+		b := geo.ApproxDistance(p, q)
 		if math.IsNaN(d) || d < 0 {
 			t.Fatalf("Distance(%v, %v) = %g", p, q, d)
 		}
