@@ -186,6 +186,12 @@ func (f *frame) lower(x float64) float64 {
 // nearest returns the model distance g* from p to edge e and the fraction
 // t* along it of the nearest point.
 func (f *frame) nearest(e *edge) (g, t float64) {
+	d2, t := f.nearest2(e)
+	return math.Sqrt(d2), t
+}
+
+// nearest2 is nearest with the distance squared, for the hot loop.
+func (f *frame) nearest2(e *edge) (d2, t float64) {
 	dm := e.lonMid - f.p.Lon
 	if dm >= 180 {
 		dm -= 360
@@ -196,12 +202,18 @@ func (f *frame) nearest(e *edge) (g, t float64) {
 	dx := 2 * e.halfExt * f.kx
 	y0 := (e.lat0 - f.p.Lat) * f.ky
 	dy := (e.lat1 - e.lat0) * f.ky
-	if l2 := dx*dx + dy*dy; l2 > 0 {
-		t = -(x0*dx + y0*dy) / l2
-		t = math.Min(math.Max(t, 0), 1)
+	dot := -(x0*dx + y0*dy)
+	if dot <= 0 {
+		return x0*x0 + y0*y0, 0
 	}
+	l2 := dx*dx + dy*dy
+	if dot >= l2 {
+		x1, y1 := x0+dx, y0+dy
+		return x1*x1 + y1*y1, 1
+	}
+	t = dot / l2
 	x, y := x0+t*dx, y0+t*dy
-	return math.Sqrt(x*x + y*y), t
+	return x*x + y*y, t
 }
 
 // modelLength returns the model length of edge e in metres.
@@ -257,12 +269,7 @@ func (s *Shape) ApproxSignedDistance(p Point) Bounded {
 		return Bounded{D: b.D - s.radius, Err: b.Err + 1e-15*(b.D+s.radius)}
 	}
 	f := newFrame(p)
-	gmin := math.Inf(1)
-	for i := range s.edges {
-		if g, _ := f.nearest(&s.edges[i]); g < gmin {
-			gmin = g
-		}
-	}
+	gmin := s.modelMin(&f)
 	var b Bounded
 	if f.g > 0 && gmin <= f.g {
 		b = Bounded{D: gmin, Err: f.bound(gmin)}
@@ -283,6 +290,17 @@ func (s *Shape) ApproxSignedDistance(p Point) Bounded {
 		b.D = -b.D
 	}
 	return b
+}
+
+// modelMin returns the least model distance g* over the edges.
+func (s *Shape) modelMin(f *frame) float64 {
+	min2 := math.Inf(1)
+	for i := range s.edges {
+		if d2, _ := f.nearest2(&s.edges[i]); d2 < min2 {
+			min2 = d2
+		}
+	}
+	return math.Sqrt(min2)
 }
 
 // pathBound returns an upper bound of the distance from f.p to the nearest
@@ -306,12 +324,7 @@ func (s *Shape) boundaryDistance(p Point) float64 {
 	if f.g == 0 {
 		return s.searchDistance(p, &f)
 	}
-	gmin := math.Inf(1)
-	for i := range s.edges {
-		if g, _ := f.nearest(&s.edges[i]); g < gmin {
-			gmin = g
-		}
-	}
+	gmin := s.modelMin(&f)
 	if gmin > f.g {
 		return s.searchDistance(p, &f)
 	}

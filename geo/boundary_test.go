@@ -314,3 +314,57 @@ func TestApproxSignedDistanceFarAndPolar(t *testing.T) {
 		})
 	}
 }
+
+// benchPoints returns points around the Rotterdam zone, most within a few
+// hundred metres of its boundary, where the engine evaluates zones.
+func benchPoints() []geo.Point {
+	rng := rand.New(rand.NewPCG(41, 42))
+	ps := make([]geo.Point, 1024)
+	for i := range ps {
+		ps[i] = nearBoundary(rng, rotterdam, 2000)
+	}
+	return ps
+}
+
+var shapeSink float64
+
+func BenchmarkSignedDistance(b *testing.B) {
+	ps := benchPoints()
+	for _, z := range []struct {
+		name  string
+		shape *geo.Shape
+	}{
+		{"polygon12", MustPolygons(b, rotterdam)},
+		{"circle", MustCircle(b, geo.Point{Lat: 51.9244, Lon: 4.4777}, 1500)},
+	} {
+		b.Run(z.name, func(b *testing.B) {
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				shapeSink += z.shape.SignedDistance(ps[i%len(ps)])
+				i++
+			}
+		})
+	}
+}
+
+func BenchmarkApproxSignedDistance(b *testing.B) {
+	ps := benchPoints()
+	for _, z := range []struct {
+		name  string
+		shape *geo.Shape
+	}{
+		{"polygon12", MustPolygons(b, rotterdam)},
+		{"polygon20", MustPolygons(b, [][][]geo.Point{{starRing(rand.New(rand.NewPCG(43, 44)), geo.Point{Lat: 51.92, Lon: 4.48}, 20, 1e3, 2e3)}})},
+		{"circle", MustCircle(b, geo.Point{Lat: 51.9244, Lon: 4.4777}, 1500)},
+	} {
+		b.Run(z.name, func(b *testing.B) {
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				shapeSink += z.shape.ApproxSignedDistance(ps[i%len(ps)]).Err
+				i++
+			}
+		})
+	}
+}

@@ -1,6 +1,7 @@
 package geo_test
 
 import (
+	"encoding/binary"
 	"errors"
 	"math"
 	"math/rand/v2"
@@ -313,4 +314,114 @@ func inAny(boxes []geo.Rect, p geo.Point) bool {
 		}
 	}
 	return false
+}
+
+// fuzzPolygons decodes fuzz input into polygons. The first byte chooses
+// the coordinate form: small integers on a 0.1 degree grid (so that rings
+// often close, repeat points, run collinear and touch), or raw float64
+// bits. Then, per polygon, a ring count; per ring a point count, whether
+// to close it, and the points.
+func fuzzPolygons(data []byte) [][][]geo.Point {
+	if len(data) == 0 {
+		return nil
+	}
+	raw := data[0]&0x80 != 0
+	nPolys := int(data[0]&3) + 1
+	data = data[1:]
+	next := func() (byte, bool) {
+		if len(data) == 0 {
+			return 0, false
+		}
+		b := data[0]
+		data = data[1:]
+		return b, true
+	}
+	coord := func() (float64, bool) {
+		if raw {
+			if len(data) < 8 {
+				return 0, false
+			}
+			v := math.Float64frombits(binary.LittleEndian.Uint64(data))
+			data = data[8:]
+			return v, true
+		}
+		b, ok := next()
+		return float64(int8(b)) / 10, ok
+	}
+	var polys [][][]geo.Point
+	for range nPolys {
+		b, ok := next()
+		if !ok {
+			break
+		}
+		var rings [][]geo.Point
+		for range int(b%3) + 1 {
+			h, ok := next()
+			if !ok {
+				break
+			}
+			var r []geo.Point
+			for range int(h % 16) {
+				lon, ok1 := coord()
+				lat, ok2 := coord()
+				if !ok1 || !ok2 {
+					break
+				}
+				r = append(r, geo.Point{Lat: lat, Lon: lon})
+			}
+			if h&0x80 != 0 && len(r) > 0 {
+				r = append(r, r[0])
+			}
+			rings = append(rings, r)
+		}
+		polys = append(polys, rings)
+	}
+	return polys
+}
+
+func FuzzNewPolygons(f *testing.F) {
+	// A square with a hole, a triangle beside it, a bow tie, a ring left
+	// open, and raw coordinates near the antimeridian.
+	f.Add([]byte{0x01, 0x01, 0x84, 0, 0, 10, 0, 10, 10, 0, 10, 0x83, 2, 2, 2, 5, 5, 5, 0x83, 20, 0, 30, 0, 25, 10})
+	f.Add([]byte{0x00, 0x00, 0x84, 0, 0, 10, 10, 10, 0, 0, 10})
+	f.Add([]byte{0x00, 0x00, 0x04, 0, 0, 10, 0, 10, 10, 0, 10})
+	raw := []byte{0x80, 0x00, 0x83}
+	for _, v := range []float64{179.9, -17, 180, -17, 180, -16.9} {
+		raw = binary.LittleEndian.AppendUint64(raw, math.Float64bits(v))
+	}
+	f.Add(raw)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		polys := fuzzPolygons(data)
+		s, err := geo.NewPolygons(polys)
+		if err != nil {
+			if s != nil || !errors.Is(err, geo.ErrInvalidShape) {
+				t.Fatalf("NewPolygons = %v, %v", s, err)
+			}
+			return
+		}
+		// An accepted shape answers for any point, and its approximation
+		// keeps its bound.
+		v := polys[0][0][0]
+		for _, p := range []geo.Point{v, {Lat: v.Lat + 0.05, Lon: v.Lon}, {Lat: 0.31, Lon: 0.47}, {Lat: 89.99, Lon: 12}} {
+			if !p.Valid() {
+				continue
+			}
+			d := s.SignedDistance(p)
+			b := s.ApproxSignedDistance(p)
+			if math.IsNaN(d) || !(math.Abs(d-b.D) <= b.Err) {
+				t.Fatalf("at %v: SignedDistance %v, ApproxSignedDistance %+v", p, d, b)
+			}
+			if p == v && math.Abs(d) > 1e-6 {
+				t.Fatalf("SignedDistance at the vertex %v = %v", p, d)
+			}
+			if in := s.Contains(p); in != (d < 0) && d != 0 {
+				t.Fatalf("at %v: Contains %v but SignedDistance %v", p, in, d)
+			}
+		}
+		for _, r := range s.Bounds(10) {
+			if !(r.Min.Lat <= r.Max.Lat && r.Min.Lon <= r.Max.Lon) {
+				t.Fatalf("Bounds gives %v", r)
+			}
+		}
+	})
 }
