@@ -8,7 +8,8 @@ import (
 )
 
 // PositionIndex holds the latest position of each device and finds the
-// devices near a place. It is not safe for concurrent use.
+// devices near a place. The zero value is an empty index. It is not safe
+// for concurrent use.
 //
 // Each position is filed in the R-tree under a small box around it rather
 // than under the point itself, and stays filed there while the device moves
@@ -121,7 +122,8 @@ func (x *PositionIndex) Near(p Point, radiusM float64, fn func(id string, q Poin
 
 // BoxIndex maps lon/lat boxes to values, typically each zone's Bounds
 // expanded by its approach band, and finds the values whose boxes meet the
-// box around a point. It is not safe for concurrent use.
+// box around a point. The zero value is an empty index. It is not safe for
+// concurrent use.
 type BoxIndex[T comparable] struct {
 	tree rtree.RTreeG[boxItem[T]]
 	n    int
