@@ -22,6 +22,8 @@ func main() {
 const usage = `proxmon: real-time proximity monitoring of offenders and protected persons.
 
 Usage:
+  proxmon serve [flags]                        run the live service (embedded NATS, MQTT ingest, engine)
+  proxmon cases apply -f FILE [--nats URL]     validate a case file and put its cases in force
   proxmon evaluate --cases FILE --fixes FILE   evaluate an NDJSON log offline, print events
   proxmon cases validate FILE                  check a case file, print every fault
   proxmon geo distance                         read "lat1 lon1 lat2 lon2" lines, print metres
@@ -44,6 +46,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	cmd, rest := args[0], args[1:]
 	switch {
+	case cmd == "serve":
+		return serve(ctx, rest, stderr)
+	case cmd == "cases" && len(rest) > 0 && rest[0] == "apply":
+		return applyCases(ctx, rest[1:], stdout, stderr)
 	case cmd == "evaluate":
 		return evaluate(ctx, rest, stdout, stderr)
 	case cmd == "cases" && len(rest) > 0 && rest[0] == "validate":
