@@ -59,6 +59,8 @@ type device struct {
 
 	statusTime int64
 	hasStatus  bool
+	strapOpen  proxmon.Flag // the latest reported state of each flag
+	caseTamper proxmon.Flag
 
 	chain  [anomalyChain - 1]fixCtx // consecutive anomalous fixes, consistent with each other
 	nChain int
@@ -134,6 +136,22 @@ func deviceEvent(m *member, cond int, t int64) proxmon.Event {
 	}
 }
 
+// withPosition adds the device's latest position to its event: as Position
+// for a tag, as the centre-only ProtectedPosition for a protected person's
+// device.
+func withPosition(ev proxmon.Event, d *device) proxmon.Event {
+	if !d.hasPos {
+		return ev
+	}
+	p := d.pos
+	if d.info.Kind == proxmon.DeviceVictim {
+		ev.ProtectedPosition = &p
+	} else {
+		ev.Position = &p
+	}
+	return ev
+}
+
 // setCond opens or closes a device condition in every case of the device.
 func (e *Engine) setCond(d *device, cond int, on bool, trig proxmon.Trigger) {
 	t := nanos(trig.Time)
@@ -141,12 +159,7 @@ func (e *Engine) setCond(d *device, cond int, on bool, trig proxmon.Trigger) {
 		ref := &m.open[cond]
 		switch {
 		case on && !ref.isOpen():
-			ev := deviceEvent(m, cond, t)
-			if d.hasPos {
-				p := d.pos
-				ev.Position = &p
-			}
-			e.open(ref, ev, trig)
+			e.open(ref, withPosition(deviceEvent(m, cond, t), d), trig)
 		case !on && ref.isOpen():
 			e.close(ref, deviceEvent(m, cond, t), trig)
 		}
@@ -242,13 +255,16 @@ func (e *Engine) status(s *proxmon.Status) {
 		return
 	}
 	d.statusTime, d.hasStatus = t, true
-	// Tamper opens when the strap or the case reports open and closes
-	// when neither does; a flag not reported changes nothing.
-	switch {
-	case s.StrapOpen == proxmon.FlagOn || s.CaseTamper == proxmon.FlagOn:
-		e.setCond(d, condTamper, true, trig)
-	case s.StrapOpen == proxmon.FlagOff || s.CaseTamper == proxmon.FlagOff:
-		e.setCond(d, condTamper, false, trig)
+	// Tamper holds while the strap or the case was last reported open; a
+	// flag a status does not report keeps its last reported state.
+	if s.StrapOpen != proxmon.FlagUnknown {
+		d.strapOpen = s.StrapOpen
+	}
+	if s.CaseTamper != proxmon.FlagUnknown {
+		d.caseTamper = s.CaseTamper
+	}
+	if s.StrapOpen != proxmon.FlagUnknown || s.CaseTamper != proxmon.FlagUnknown {
+		e.setCond(d, condTamper, d.strapOpen == proxmon.FlagOn || d.caseTamper == proxmon.FlagOn, trig)
 	}
 	if s.Jamming != proxmon.FlagUnknown {
 		e.setCond(d, condJamming, s.Jamming == proxmon.FlagOn, trig)
@@ -284,7 +300,7 @@ func (e *Engine) liveness(d *device, t int64, trig proxmon.Trigger) {
 		}
 		return
 	}
-	if d.everHeard && (!d.hasPos || d.stale(t)) {
+	if d.everHeard && t-d.heard <= d.staleAfter && (!d.hasPos || d.stale(t)) {
 		e.setCond(d, condGPSLost, true, trig)
 	}
 }
@@ -300,10 +316,6 @@ func (e *Engine) openSignalLost(d *device, t int64, trig proxmon.Trigger) {
 		if m.cs.offender == d && m.cs.breachOpen() {
 			ev.Severity = proxmon.SeverityCritical
 		}
-		if d.hasPos {
-			p := d.pos
-			ev.Position = &p
-		}
-		e.open(&m.open[condSignalLost], ev, trig)
+		e.open(&m.open[condSignalLost], withPosition(ev, d), trig)
 	}
 }

@@ -42,7 +42,7 @@ const (
 	outageFraction    = 0.2
 	batteryLowBelow   = 20
 	batteryOkFrom     = 25
-	recentFixes       = 4 // fixes remembered per device to drop duplicates
+	recentFixes       = 8 // fixes remembered per device to drop duplicates
 	distanceRoundingM = 100
 )
 
@@ -111,6 +111,9 @@ func (e *Engine) Apply(r *proxmon.Record, out []proxmon.Event) ([]proxmon.Event,
 		e.begin(nanos(r.Time))
 		e.heartbeat(nanos(r.Time))
 	case proxmon.RecordCase:
+		if !r.Time.IsZero() {
+			e.begin(nanos(r.Time))
+		}
 		err = e.caseRecord(r)
 	case proxmon.RecordCaseDeleted:
 		e.deleteCase(r.CaseID)

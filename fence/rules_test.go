@@ -580,9 +580,7 @@ func TestDuplicateFix(t *testing.T) {
 		expect(t, "seq 2 again", s.fixRecord(fix(2, 20*sec, far)))
 	})
 
-	t.Run("repeated after six newer fixes", func(t *testing.T) {
-		departure(t, "it remembers only a device's last 4 (seq, time); an older repeat is taken for a late fix: "+
-			"it raises late_zone_breach and counts as heard")
+	t.Run("repeated after six newer fixes (duplicates are recognised among a device's last 8)", func(t *testing.T) {
 		s := newScene(t, zoneCase(homeZone))
 		expect(t, "seq 1 inside", s.fixRecord(fix(1, 0, inside)), "zone_breach open confirmed")
 		expect(t, "seq 2 far", s.fixRecord(fix(2, 10*sec, far)), "zone_breach close")
@@ -709,8 +707,6 @@ func TestSignalLost(t *testing.T) {
 	})
 
 	t.Run("never heard: counts from the first record, a case record", func(t *testing.T) {
-		departure(t, "a case record is not taken as the first input record: devices of the cases given "+
-			"from the start count as unheard only from the first fix, status, tick or heartbeat")
 		s := newScene(t, livenessCase)
 		expect(t, "case-2", s.line(`{"case":{"id":"case-2","offender":"tag-2"},`+
 			`"devices":[{"id":"tag-2","kind":"tag","report_interval_s":30}],"time":"`+s.at(0).Format(time.RFC3339)+`"}`))
@@ -809,8 +805,6 @@ func TestIngestDown(t *testing.T) {
 	})
 
 	t.Run("no storm of gps_lost after it either", func(t *testing.T) {
-		departure(t, "at the first tick after ingest_down closes, gps_lost opens for every device whose position went "+
-			"stale during the outage, though none of them has been heard since before it")
 		s := newScene(t, livenessCase)
 		away := north(home, -20_000)
 		s.heartbeat(0)
@@ -925,45 +919,42 @@ func TestDeviceStates(t *testing.T) {
 		want   []string
 	}
 	rows := []struct {
-		name      string
-		departure string
-		steps     []step
+		name  string
+		steps []step
 	}{
-		{"strap open, then both closed", "", []step{
+		{"strap open, then both closed", []step{
 			{`"strap":"closed","case_tamper":false`, nil},
 			{`"strap":"open"`, []string{"tamper open"}},
 			{`"strap":"open","case_tamper":false`, nil},
 			{`"strap":"closed","case_tamper":false`, []string{"tamper close"}},
 		}},
-		{"case tamper, then both closed", "", []step{
+		{"case tamper, then both closed", []step{
 			{`"strap":"closed","case_tamper":true`, []string{"tamper open"}},
 			{`"strap":"closed","case_tamper":false`, []string{"tamper close"}},
 		}},
-		{"strap open, case never reported, then both closed", "", []step{
+		{"strap open, case never reported, then both closed", []step{
 			{`"strap":"open"`, []string{"tamper open"}},
 			{`"battery_pct":80`, nil},
 			{`"strap":"closed","case_tamper":false`, []string{"tamper close"}},
 		}},
-		{"case tamper, then only the strap reported closed",
-			"a status that reports only the strap closed closes tamper while the case was last reported tampered", []step{
-				{`"strap":"closed","case_tamper":true`, []string{"tamper open"}},
-				{`"strap":"closed"`, nil},
-				{`"strap":"closed","case_tamper":false`, []string{"tamper close"}},
-			}},
-		{"strap open, then only the case reported closed",
-			"a status that reports only case_tamper false closes tamper while the strap was last reported open", []step{
-				{`"strap":"open","case_tamper":false`, []string{"tamper open"}},
-				{`"case_tamper":false`, nil},
-				{`"strap":"closed","case_tamper":false`, []string{"tamper close"}},
-			}},
-		{"jamming", "", []step{
+		{"case tamper, then only the strap reported closed", []step{
+			{`"strap":"closed","case_tamper":true`, []string{"tamper open"}},
+			{`"strap":"closed"`, nil},
+			{`"strap":"closed","case_tamper":false`, []string{"tamper close"}},
+		}},
+		{"strap open, then only the case reported closed", []step{
+			{`"strap":"open","case_tamper":false`, []string{"tamper open"}},
+			{`"case_tamper":false`, nil},
+			{`"strap":"closed","case_tamper":false`, []string{"tamper close"}},
+		}},
+		{"jamming", []step{
 			{`"jamming":false`, nil},
 			{`"jamming":true`, []string{"jamming open"}},
 			{`"battery_pct":80`, nil},
 			{`"jamming":true`, nil},
 			{`"jamming":false`, []string{"jamming close"}},
 		}},
-		{"battery", "", []step{
+		{"battery", []step{
 			{`"battery_pct":20`, nil},
 			{`"battery_pct":19`, []string{"battery_low open"}},
 			{`"battery_pct":0`, nil},
@@ -976,9 +967,6 @@ func TestDeviceStates(t *testing.T) {
 	}
 	for _, r := range rows {
 		t.Run(r.name, func(t *testing.T) {
-			if r.departure != "" {
-				departure(t, r.departure)
-			}
 			s := newScene(t, livenessCase)
 			for i, st := range r.steps {
 				expect(t, fmt.Sprintf("status %d {%s}", i, st.fields), s.status("tag-1", time.Duration(i)*10*sec, st.fields), st.want...)
@@ -1205,8 +1193,6 @@ func TestOffenderView(t *testing.T) {
 // engine raises, about any device of the case, holds no position of the
 // protected person's device.
 func TestOffenderViewHidesVictim(t *testing.T) {
-	departure(t, "device events about the victim's device (battery_low, gps_lost, signal_lost, gps_anomaly, ...) "+
-		"carry her position in Position, which OffenderView keeps")
 	s := newScene(t, livenessCase)
 	phoneAt, far := north(home, -10_000), north(home, -30_000)
 	var evs []proxmon.Event

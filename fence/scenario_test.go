@@ -3,7 +3,6 @@ package fence_test
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"flag"
 	"fmt"
 	"math"
 	"slices"
@@ -399,14 +398,3 @@ func north(p geo.Point, m float64) geo.Point {
 
 // cm is a centimetre, the margin by which tests step over a threshold.
 const cm = 0.01
-
-var departures = flag.Bool("departures", false, "also run the tests that show where the engine departs from DESIGN.md")
-
-// departure skips a test that shows the engine departing from DESIGN.md,
-// so the tree stays green, unless -departures is given.
-func departure(t *testing.T, why string) {
-	t.Helper()
-	if !*departures {
-		t.Skip("engine departs from DESIGN.md: " + why + " (go test ./fence/ -departures)")
-	}
-}

@@ -38,6 +38,8 @@ type deviceState struct {
 	SinceSet   bool           `json:"since_set,omitempty"`
 	StatusTime int64          `json:"status_time,omitempty"`
 	HasStatus  bool           `json:"has_status,omitempty"`
+	StrapOpen  proxmon.Flag   `json:"strap_open,omitempty"`
+	CaseTamper proxmon.Flag   `json:"case_tamper,omitempty"`
 	Chain      []chainSnap    `json:"chain,omitempty"`
 }
 
@@ -76,7 +78,8 @@ func (e *Engine) Snapshot() ([]byte, error) {
 		d := e.devices[id]
 		ds := deviceState{Info: d.info, HasPos: d.hasPos, Pos: d.pos, PosTime: d.posTime, PosAcc: d.posAcc,
 			PosKnown: d.posKnown, PosVer: d.posVer, Heard: d.heard, EverHeard: d.everHeard,
-			Since: d.since, SinceSet: d.sinceSet, StatusTime: d.statusTime, HasStatus: d.hasStatus}
+			Since: d.since, SinceSet: d.sinceSet, StatusTime: d.statusTime, HasStatus: d.hasStatus,
+			StrapOpen: d.strapOpen, CaseTamper: d.caseTamper}
 		for _, k := range d.recent[:d.nRecent] {
 			ds.Recent = append(ds.Recent, [2]int64{int64(k.seq), k.time})
 		}
@@ -146,6 +149,7 @@ func Restore(data []byte) (*Engine, error) {
 		d.hasPos, d.pos, d.posTime, d.posAcc, d.posKnown, d.posVer = ds.HasPos, ds.Pos, ds.PosTime, ds.PosAcc, ds.PosKnown, ds.PosVer
 		d.heard, d.everHeard, d.since, d.sinceSet = ds.Heard, ds.EverHeard, ds.Since, ds.SinceSet
 		d.statusTime, d.hasStatus = ds.StatusTime, ds.HasStatus
+		d.strapOpen, d.caseTamper = ds.StrapOpen, ds.CaseTamper
 		for i, k := range ds.Recent {
 			d.recent[i] = fixKey{uint64(k[0]), k[1]}
 		}
