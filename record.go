@@ -83,8 +83,8 @@ func ParseRecord(line []byte) (Record, error) {
 	if err := dec.Decode(&j); err != nil {
 		return Record{}, fmt.Errorf("%w: %v", ErrRecord, err)
 	}
-	if dec.More() {
-		return Record{}, fmt.Errorf("%w: more than one JSON value on the line", ErrRecord)
+	if len(bytes.TrimSpace(line[dec.InputOffset():])) > 0 {
+		return Record{}, fmt.Errorf("%w: text after the JSON value", ErrRecord)
 	}
 	kinds := 0
 	for _, present := range []bool{j.Device != nil, j.Status != nil, j.Tick != nil, j.Heartbeat != nil, j.Case != nil, j.CaseDeleted != nil} {
@@ -94,6 +94,17 @@ func ParseRecord(line []byte) (Record, error) {
 	}
 	if kinds != 1 {
 		return Record{}, fmt.Errorf("%w: want exactly one of a fix, status, tick, heartbeat, case or case_deleted", ErrRecord)
+	}
+	if j.Device == nil && j.hasFixFields() {
+		return Record{}, fmt.Errorf("%w: fix fields on a record that is not a fix", ErrRecord)
+	}
+	if j.Devices != nil && j.Case == nil {
+		return Record{}, fmt.Errorf("%w: devices without a case", ErrRecord)
+	}
+	for _, t := range []*time.Time{j.Time, j.Received, j.Tick, j.Heartbeat} {
+		if t != nil && !writable(*t) {
+			return Record{}, fmt.Errorf("%w: time outside the years 0001-9999 in UTC", ErrRecord)
+		}
 	}
 	switch {
 	case j.Device != nil:
@@ -118,6 +129,20 @@ func ParseRecord(line []byte) (Record, error) {
 	}
 }
 
+// hasFixFields reports whether any field only a fix may carry is present
+// (time may also date a case record).
+func (j *recordJSON) hasFixFields() bool {
+	return j.Seq != nil || j.Lat != nil || j.Lon != nil || j.Received != nil || j.AccuracyM != 0 ||
+		j.SpeedMps != 0 || j.HeadingDeg != 0 || j.Source != "" || j.Satellites != 0 ||
+		(j.Time != nil && j.Case == nil)
+}
+
+// writable reports whether t, in UTC, can be written back as RFC 3339.
+func writable(t time.Time) bool {
+	y := t.UTC().Year()
+	return y >= 1 && y <= 9999
+}
+
 func (j *recordJSON) fix() (Record, error) {
 	dev := *j.Device
 	switch {
@@ -133,6 +158,14 @@ func (j *recordJSON) fix() (Record, error) {
 		return Record{}, fmt.Errorf("%w: fix of %s: coordinates out of range", ErrRecord, dev)
 	case !(j.AccuracyM >= 0) || math.IsInf(j.AccuracyM, 0):
 		return Record{}, fmt.Errorf("%w: fix of %s: accuracy_m must be >= 0", ErrRecord, dev)
+	case j.SpeedMps < 0:
+		return Record{}, fmt.Errorf("%w: fix of %s: speed_mps must be >= 0", ErrRecord, dev)
+	case j.HeadingDeg < 0 || j.HeadingDeg >= 360:
+		return Record{}, fmt.Errorf("%w: fix of %s: heading_deg must be in [0, 360)", ErrRecord, dev)
+	case j.Satellites < 0:
+		return Record{}, fmt.Errorf("%w: fix of %s: satellites must be >= 0", ErrRecord, dev)
+	case j.Source != "" && j.Source != SourceGNSS && j.Source != SourceWiFi && j.Source != SourceCell:
+		return Record{}, fmt.Errorf("%w: fix of %s: source %q is not gnss, wifi or cell", ErrRecord, dev, j.Source)
 	}
 	f := Fix{
 		Device: dev, Seq: *j.Seq, Time: j.Time.UTC(), Lat: *j.Lat, Lon: *j.Lon,

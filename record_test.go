@@ -208,8 +208,18 @@ var recordCases = []recordCase{
 	{name: "status and heartbeat", line: `{"status":{"device":"tag-17","time":"2026-03-01T10:00:00Z"},"heartbeat":"2026-03-01T10:05:00Z"}`, err: "want exactly one of"},
 	{name: "tick and heartbeat", line: `{"tick":"2026-03-01T10:05:00Z","heartbeat":"2026-03-01T10:05:00Z"}`, err: "want exactly one of"},
 	{name: "case and case_deleted", line: `{"case":{"id":"case-1","offender":"tag-1"},"case_deleted":"case-1"}`, err: "want exactly one of"},
-	{name: "two records on a line", line: `{"tick":"2026-03-01T10:05:00Z"}{"tick":"2026-03-01T10:05:01Z"}`, err: "more than one JSON value"},
-	{name: "a record and a number", line: `{"tick":"2026-03-01T10:05:00Z"} 1`, err: "more than one JSON value"},
+	{name: "two records on a line", line: `{"tick":"2026-03-01T10:05:00Z"}{"tick":"2026-03-01T10:05:01Z"}`, err: "text after the JSON value"},
+	{name: "a record and a number", line: `{"tick":"2026-03-01T10:05:00Z"} 1`, err: "text after the JSON value"},
+	{name: "a closing brace too many", line: `{"tick":"2026-03-01T10:05:00Z"}}`, err: "text after the JSON value"},
+	{name: "a closing bracket after a case", line: `{"CAse":{}}]00000000000`, err: "text after the JSON value"},
+	{name: "a year beyond 9999 in UTC", line: `{"device":"tag-17","seq":1,"time":"9999-12-31T23:30:00-01:00","lat":51.9,"lon":4.4}`, err: "outside the years"},
+	{name: "a year before 1 in UTC", line: `{"heartbeat":"0000-01-01T00:30:00+01:00"}`, err: "outside the years"},
+	{name: "fix fields on a tick", line: `{"tick":"2026-03-01T10:05:00Z","lat":51.9,"lon":4.4,"seq":3}`, err: "fix fields on a record that is not a fix"},
+	{name: "devices without a case", line: `{"tick":"2026-03-01T10:05:00Z","devices":[]}`, err: "devices without a case"},
+	{name: "unknown source", line: `{"device":"tag-17","seq":1,"time":"2026-03-01T10:00:00Z","lat":51.9,"lon":4.4,"source":"telepathy"}`, err: "is not gnss, wifi or cell"},
+	{name: "negative satellites", line: `{"device":"tag-17","seq":1,"time":"2026-03-01T10:00:00Z","lat":51.9,"lon":4.4,"satellites":-4}`, err: "satellites must be >= 0"},
+	{name: "heading out of range", line: `{"device":"tag-17","seq":1,"time":"2026-03-01T10:00:00Z","lat":51.9,"lon":4.4,"heading_deg":-720}`, err: "heading_deg must be in [0, 360)"},
+	{name: "negative speed", line: `{"device":"tag-17","seq":1,"time":"2026-03-01T10:00:00Z","lat":51.9,"lon":4.4,"speed_mps":-3}`, err: "speed_mps must be >= 0"},
 }
 
 // coordinate finds the lat and lon written in a line.

@@ -13,7 +13,8 @@ import "math"
 
 // Point is a WGS84 position in degrees.
 type Point struct {
-	Lat, Lon float64
+	Lat float64 `json:"lat"`
+	Lon float64 `json:"lon"`
 }
 
 // Valid reports whether p is a finite position in range.

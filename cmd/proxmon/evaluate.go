@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,7 +19,7 @@ import (
 // a runaway line does not exhaust memory.
 const maxLine = 16 << 20
 
-func evaluate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func evaluate(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("evaluate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	casesPath := fs.String("cases", "", "case file (YAML or JSON) in force from the start")
@@ -42,7 +43,11 @@ func evaluate(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return exitFault
 		}
 	}
-	in, err := openInput(*fixesPath)
+	name := *fixesPath
+	if name == "-" {
+		name = "stdin"
+	}
+	in, err := openInput(*fixesPath, stdin)
 	if err != nil {
 		fmt.Fprintf(stderr, "proxmon evaluate: %v\n", err)
 		return exitFault
@@ -54,7 +59,7 @@ func evaluate(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitFault
 	}
 	w := bufio.NewWriter(stdout)
-	bad, err := evaluateLog(ctx, eng, in, *fixesPath, w, stderr)
+	bad, err := evaluateLog(ctx, eng, in, name, w, stderr)
 	if ferr := w.Flush(); err == nil {
 		err = ferr
 	}
@@ -80,7 +85,7 @@ func evaluateLog(ctx context.Context, eng *fence.Engine, in io.Reader, name stri
 		if line%4096 == 0 && ctx.Err() != nil {
 			return bad, ctx.Err()
 		}
-		text := sc.Bytes()
+		text := bytes.TrimSpace(sc.Bytes())
 		if len(text) == 0 {
 			continue
 		}
@@ -108,9 +113,9 @@ func evaluateLog(ctx context.Context, eng *fence.Engine, in io.Reader, name stri
 	return bad, nil
 }
 
-func openInput(path string) (io.ReadCloser, error) {
+func openInput(path string, stdin io.Reader) (io.ReadCloser, error) {
 	if path == "-" {
-		return io.NopCloser(os.Stdin), nil
+		return io.NopCloser(stdin), nil
 	}
 	return os.Open(path)
 }

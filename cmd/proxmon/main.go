@@ -51,7 +51,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case cmd == "cases" && len(rest) > 0 && rest[0] == "apply":
 		return applyCases(ctx, rest[1:], stdout, stderr)
 	case cmd == "evaluate":
-		return evaluate(ctx, rest, stdout, stderr)
+		return evaluate(ctx, rest, stdin, stdout, stderr)
 	case cmd == "cases" && len(rest) > 0 && rest[0] == "validate":
 		return validateCases(rest[1:], stdout, stderr)
 	case cmd == "geo" && len(rest) > 0 && rest[0] == "distance":
