@@ -42,6 +42,7 @@ type serveConfig struct {
 	Roles      []string
 	Cases      string // case file applied at start
 	Insecure   bool   // allow listeners beyond loopback without TLS
+	Fsync      string // embedded JetStream: fsyncAlways or fsyncInterval
 	Retention  time.Duration
 	ClientID   string // ingest's MQTT client id
 	// TickEvery, HeartbeatEvery and SnapshotEvery are the service's
@@ -89,6 +90,7 @@ func parseServe(args []string, stderr io.Writer) (*serveConfig, error) {
 	fs.StringVar(&roles, "roles", env("PROXMON_ROLES", strings.Join(availableRoles, ",")), "comma-separated `roles` to run: "+strings.Join(availableRoles, ", ")+" [PROXMON_ROLES]")
 	fs.StringVar(&c.Cases, "cases", env("PROXMON_CASES", ""), "case `file` to validate and apply at start (CASES bucket and FIXES) [PROXMON_CASES]")
 	fs.BoolVar(&c.Insecure, "insecure", env("PROXMON_INSECURE", "") == "true" || env("PROXMON_INSECURE", "") == "1", "allow listeners on non-loopback addresses without TLS [PROXMON_INSECURE]")
+	fs.StringVar(&c.Fsync, "fsync", env("PROXMON_FSYNC", fsyncInterval), "embedded JetStream syncs to disk `always` (every write, before it is acknowledged) or every 2 min (interval); see docs/DURABILITY.md [PROXMON_FSYNC]")
 	fs.StringVar(&retention, "retention", env("PROXMON_RETENTION", "0"), "how long FIXES and REJECTED keep records, e.g. 2160h; 0: until the disk limit [PROXMON_RETENTION]")
 	fs.StringVar(&c.ClientID, "client-id", env("PROXMON_CLIENT_ID", ingest.DefaultClientID), "ingest's MQTT client `id`: its persistent session [PROXMON_CLIENT_ID]")
 	fs.Usage = func() {
@@ -124,7 +126,15 @@ func (c *serveConfig) validate() error {
 			return fmt.Errorf("--roles: %q is not available in this build; available: %s", r, strings.Join(availableRoles, ", "))
 		}
 	}
+	if c.MQTTURL != "" {
+		if _, _, _, err := mqttBroker(c.MQTTURL); err != nil {
+			return err
+		}
+	}
 	if c.embedded() {
+		if err := validateFsync(c.Fsync); err != nil {
+			return err
+		}
 		if c.Data == "" {
 			return errors.New("--data: the embedded server needs a data directory")
 		}
@@ -195,7 +205,10 @@ func (s *Service) Open(ctx context.Context) (err error) {
 			s.abort()
 		}
 	}()
-	mqttURL := c.MQTTURL
+	mqttURL, mqttUser, mqttPassword, err := c.mqttBroker()
+	if err != nil {
+		return err
+	}
 	if c.embedded() {
 		if err := os.MkdirAll(c.Data, 0o700); err != nil {
 			return fmt.Errorf("data directory: %w", err)
@@ -206,7 +219,8 @@ func (s *Service) Open(ctx context.Context) (err error) {
 				return err
 			}
 		}
-		o := natsd.Options{Dir: c.Data, Listen: c.NATSListen, Log: s.log.With("component", "natsd")}
+		o := natsd.Options{Dir: c.Data, Listen: c.NATSListen, SyncAlways: c.Fsync == fsyncAlways,
+			Log: s.log.With("component", "natsd")}
 		if embeddedMQTT {
 			o.MQTTListen = c.MQTTListen
 		}
@@ -258,6 +272,7 @@ func (s *Service) Open(ctx context.Context) (err error) {
 		s.reg = reg
 		s.flog = stream.NewLog(s.js, s.log)
 		s.sub = ingest.NewSubscriber(s.flog, ingest.Options{Broker: mqttURL, ClientID: c.ClientID,
+			Username: mqttUser, Password: mqttPassword,
 			Known: reg.Known, HeartbeatEvery: c.HeartbeatEvery, Log: s.log.With("role", roleIngest)})
 		ictx, cancel := context.WithCancel(s.groupCtx)
 		s.stopIngest = cancel
