@@ -1,8 +1,10 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"net/url"
+	"time"
 )
 
 // Fsync policies of the embedded JetStream (--fsync). See docs/DURABILITY.md
@@ -20,13 +22,47 @@ const (
 	fsyncAlways = "always"
 )
 
-// validateFsync accepts the policies; "" is the default, interval.
-func validateFsync(policy string) error {
-	switch policy {
+// defaultMQTTAckWait is how long the embedded broker waits for a PUBACK
+// before it sends a QoS 1 message again. Ingest acknowledges within
+// milliseconds once JetStream stored a fix, so the wait only matters after
+// a failure: the fixes in flight to ingest when proxmon crashed reach the
+// log this long after it is back. NATS's own default is 30 s.
+const defaultMQTTAckWait = 10 * time.Second
+
+// durabilityConfig is the part of serve's configuration that decides what
+// survives a crash and how soon it comes back.
+type durabilityConfig struct {
+	// Fsync is fsyncAlways or fsyncInterval ("" = interval).
+	Fsync string
+	// MQTTAckWait is the embedded MQTT listener's redelivery wait;
+	// 0 = defaultMQTTAckWait.
+	MQTTAckWait time.Duration
+	ackWait     string
+}
+
+func (c *durabilityConfig) flags(fs *flag.FlagSet, env func(name, def string) string) {
+	fs.StringVar(&c.Fsync, "fsync", env("PROXMON_FSYNC", fsyncInterval), "embedded JetStream syncs to disk `always` (every write, before it is acknowledged) or every 2 min (interval); see docs/DURABILITY.md [PROXMON_FSYNC]")
+	fs.StringVar(&c.ackWait, "mqtt-ack-wait", env("PROXMON_MQTT_ACK_WAIT", defaultMQTTAckWait.String()), "embedded MQTT listener: how long to wait for a PUBACK before sending a QoS 1 message again (what was in flight to ingest at a crash comes this late) [PROXMON_MQTT_ACK_WAIT]")
+}
+
+// validateDurability checks the settings and says what to fix.
+func (c *durabilityConfig) validateDurability() error {
+	switch c.Fsync {
 	case "", fsyncInterval, fsyncAlways:
-		return nil
+	default:
+		return fmt.Errorf("--fsync %q: want %s or %s", c.Fsync, fsyncAlways, fsyncInterval)
 	}
-	return fmt.Errorf("--fsync %q: want %s or %s", policy, fsyncAlways, fsyncInterval)
+	if c.ackWait != "" {
+		d, err := time.ParseDuration(c.ackWait)
+		if err != nil || d < 100*time.Millisecond {
+			return fmt.Errorf("--mqtt-ack-wait %q: want a duration of 100ms or more, such as 10s", c.ackWait)
+		}
+		c.MQTTAckWait = d
+	}
+	if c.MQTTAckWait == 0 {
+		c.MQTTAckWait = defaultMQTTAckWait
+	}
+	return nil
 }
 
 // mqttBroker splits an external broker's URL into the URL paho dials and

@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestServeFsyncFlag(t *testing.T) {
@@ -72,6 +73,30 @@ func TestMQTTBrokerURL(t *testing.T) {
 		}
 		if err != nil || broker != tt.broker || user != tt.user || password != tt.password {
 			t.Errorf("%s: got %q %q %q %v, want %q %q %q", tt.in, broker, user, password, err, tt.broker, tt.user, tt.password)
+		}
+	}
+}
+
+func TestServeMQTTAckWaitFlag(t *testing.T) {
+	tests := []struct {
+		args []string
+		want time.Duration
+		err  string
+	}{
+		{want: defaultMQTTAckWait},
+		{args: []string{"--mqtt-ack-wait", "2s"}, want: 2 * time.Second},
+		{args: []string{"--mqtt-ack-wait", "10ms"}, err: "100ms or more"},
+		{args: []string{"--mqtt-ack-wait", "soon"}, err: `--mqtt-ack-wait "soon"`},
+	}
+	for _, tt := range tests {
+		c, err := parseServe(append([]string{"--data", t.TempDir()}, tt.args...), io.Discard)
+		switch {
+		case tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)):
+			t.Errorf("%q: err = %v, want %q", tt.args, err, tt.err)
+		case tt.err == "" && err != nil:
+			t.Errorf("%q: %v", tt.args, err)
+		case tt.err == "" && c.MQTTAckWait != tt.want:
+			t.Errorf("%q: MQTTAckWait = %v, want %v", tt.args, c.MQTTAckWait, tt.want)
 		}
 	}
 }

@@ -42,9 +42,9 @@ type serveConfig struct {
 	Roles      []string
 	Cases      string // case file applied at start
 	Insecure   bool   // allow listeners beyond loopback without TLS
-	Fsync      string // embedded JetStream: fsyncAlways or fsyncInterval
 	Retention  time.Duration
 	ClientID   string // ingest's MQTT client id
+	durabilityConfig
 	// TickEvery, HeartbeatEvery and SnapshotEvery are the service's
 	// clocks; tests shorten them.
 	TickEvery, HeartbeatEvery, SnapshotEvery time.Duration
@@ -90,7 +90,7 @@ func parseServe(args []string, stderr io.Writer) (*serveConfig, error) {
 	fs.StringVar(&roles, "roles", env("PROXMON_ROLES", strings.Join(availableRoles, ",")), "comma-separated `roles` to run: "+strings.Join(availableRoles, ", ")+" [PROXMON_ROLES]")
 	fs.StringVar(&c.Cases, "cases", env("PROXMON_CASES", ""), "case `file` to validate and apply at start (CASES bucket and FIXES) [PROXMON_CASES]")
 	fs.BoolVar(&c.Insecure, "insecure", env("PROXMON_INSECURE", "") == "true" || env("PROXMON_INSECURE", "") == "1", "allow listeners on non-loopback addresses without TLS [PROXMON_INSECURE]")
-	fs.StringVar(&c.Fsync, "fsync", env("PROXMON_FSYNC", fsyncInterval), "embedded JetStream syncs to disk `always` (every write, before it is acknowledged) or every 2 min (interval); see docs/DURABILITY.md [PROXMON_FSYNC]")
+	c.durabilityConfig.flags(fs, env)
 	fs.StringVar(&retention, "retention", env("PROXMON_RETENTION", "0"), "how long FIXES and REJECTED keep records, e.g. 2160h; 0: until the disk limit [PROXMON_RETENTION]")
 	fs.StringVar(&c.ClientID, "client-id", env("PROXMON_CLIENT_ID", ingest.DefaultClientID), "ingest's MQTT client `id`: its persistent session [PROXMON_CLIENT_ID]")
 	fs.Usage = func() {
@@ -132,7 +132,7 @@ func (c *serveConfig) validate() error {
 		}
 	}
 	if c.embedded() {
-		if err := validateFsync(c.Fsync); err != nil {
+		if err := c.validateDurability(); err != nil {
 			return err
 		}
 		if c.Data == "" {
@@ -220,7 +220,7 @@ func (s *Service) Open(ctx context.Context) (err error) {
 			}
 		}
 		o := natsd.Options{Dir: c.Data, Listen: c.NATSListen, SyncAlways: c.Fsync == fsyncAlways,
-			Log: s.log.With("component", "natsd")}
+			MQTTAckWait: c.MQTTAckWait, Log: s.log.With("component", "natsd")}
 		if embeddedMQTT {
 			o.MQTTListen = c.MQTTListen
 		}
