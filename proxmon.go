@@ -114,4 +114,7 @@ func (s *Status) ReceivedOrTime() time.Time {
 var (
 	ErrInvalid  = errors.New("invalid")
 	ErrNotFound = errors.New("not found")
+	// ErrFull: the store refuses to take more (its disk is full, or a
+	// limit is reached). What was refused must stay with its sender.
+	ErrFull = errors.New("store full")
 )

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -40,6 +41,8 @@ type Options struct {
 	// across restarts, or the broker forgets what it kept for ingest.
 	ClientID           string
 	Username, Password string
+	// TLSConfig is used with a tls:// (ssl://, mqtts://) broker URL.
+	TLSConfig *tls.Config
 	// Known reports whether a device is in a case in force; nil accepts
 	// every device.
 	Known func(device string) bool
@@ -49,7 +52,9 @@ type Options struct {
 	// Now is the receipt clock, against which device times are checked;
 	// default time.Now.
 	Now func() time.Time
-	Log *slog.Logger
+	// Metrics, when set, counts what ingest receives, rejects and stores.
+	Metrics *Metrics
+	Log     *slog.Logger
 }
 
 // DefaultClientID is ingest's client id unless configured otherwise.
@@ -79,6 +84,7 @@ func (o *Options) clientOptions() *mqtt.ClientOptions {
 		SetClientID(o.ClientID).
 		SetUsername(o.Username).
 		SetPassword(o.Password).
+		SetTLSConfig(o.TLSConfig).
 		SetCleanSession(false).
 		SetAutoAckDisabled(true).
 		// Handlers run concurrently; each acks its own message, so order
@@ -142,6 +148,7 @@ func (s *Subscriber) Run(ctx context.Context) error {
 	opts.SetDefaultPublishHandler(s.handle)
 	opts.SetOnConnectHandler(func(c mqtt.Client) {
 		log.Info("mqtt connected")
+		s.o.Metrics.setConnected(true)
 		tok := c.SubscribeMultiple(map[string]byte{FixFilter: 1, StatusFilter: 1}, nil)
 		if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 			log.Error("mqtt subscribe failed", "err", tok.Error())
@@ -151,6 +158,7 @@ func (s *Subscriber) Run(ctx context.Context) error {
 	})
 	opts.SetConnectionLostHandler(func(_ mqtt.Client, err error) {
 		log.Warn("mqtt connection lost", "err", err)
+		s.o.Metrics.setConnected(false)
 	})
 	c := mqtt.NewClient(opts)
 	c.AddRoute(FixFilter, s.handle)
@@ -163,6 +171,7 @@ func (s *Subscriber) Run(ctx context.Context) error {
 	s.stopped.Store(true)
 	s.inflight.Wait()
 	c.Disconnect(250)
+	s.o.Metrics.setConnected(false)
 	log.Info("ingest stopped", "received", s.received.Load(), "appended", s.appended.Load(),
 		"rejected", s.rejected.Load(), "failed", s.failed.Load())
 	return nil
@@ -183,6 +192,7 @@ func (s *Subscriber) heartbeat(ctx context.Context, c mqtt.Client) {
 			}
 			rec := proxmon.Record{Kind: proxmon.RecordHeartbeat, Time: now.UTC()}
 			if err := s.log.Append(&rec, func(err error) {
+				s.o.Metrics.storeResult("heartbeat", err)
 				if err != nil {
 					s.o.Log.Warn("heartbeat not stored", "err", err)
 				}
@@ -200,28 +210,35 @@ func (s *Subscriber) handle(_ mqtt.Client, m mqtt.Message) {
 	}
 	s.received.Add(1)
 	topic := m.Topic()
+	kind := "other"
+	if _, k, ok := splitTopic(topic); ok {
+		kind = k
+	}
+	s.o.Metrics.receivedOn(kind)
 	rec, err := s.decode(topic, m.Payload())
 	s.inflight.Add(1)
 	if err != nil {
 		reason := Reason(err)
+		s.o.Metrics.rejectedFor(reason)
 		// The error names device and fault, never a coordinate.
 		s.o.Log.Info("payload rejected", "topic", topic, "reason", reason, "err", err)
 		if perr := s.log.Reject(reason, topic, err.Error(), m.Payload(), func(err error) {
-			s.done(m, err, &s.rejected)
+			s.done(m, "rejection", err, &s.rejected)
 		}); perr != nil {
-			s.done(m, perr, &s.rejected)
+			s.done(m, "rejection", perr, &s.rejected)
 		}
 		return
 	}
-	if perr := s.log.Append(&rec, func(err error) { s.done(m, err, &s.appended) }); perr != nil {
-		s.done(m, perr, &s.appended)
+	if perr := s.log.Append(&rec, func(err error) { s.done(m, kind, err, &s.appended) }); perr != nil {
+		s.done(m, kind, perr, &s.appended)
 	}
 }
 
 // done acknowledges m once the log stored it. On failure it leaves m
 // unacknowledged, so the broker delivers it again.
-func (s *Subscriber) done(m mqtt.Message, err error, count *atomic.Uint64) {
+func (s *Subscriber) done(m mqtt.Message, kind string, err error, count *atomic.Uint64) {
 	defer s.inflight.Done()
+	s.o.Metrics.storeResult(kind, err)
 	if err != nil {
 		s.failed.Add(1)
 		s.o.Log.Warn("log did not store message; left to the broker", "topic", m.Topic(), "err", err)

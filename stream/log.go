@@ -61,7 +61,7 @@ func (l *Log) complete() {
 		case <-p.fut.Ok():
 			p.done(nil)
 		case err := <-p.fut.Err():
-			p.done(err)
+			p.done(storeError(err)) // ErrFull when JetStream has no room
 		}
 	}
 }

@@ -27,6 +27,11 @@ type eventPublisher struct {
 	// are skipped, whatever the deduplication window.
 	inputSeq uint64
 	done     int
+
+	// The record whose events are being published, for the metrics.
+	metrics *RunnerMetrics
+	recKind proxmon.RecordKind
+	recTime time.Time
 }
 
 // resume reads where EVENTS ends: its last sequence, the input sequence of
@@ -95,6 +100,7 @@ func (p *eventPublisher) publishOne(ctx context.Context, seq uint64, ev *proxmon
 		if err == nil {
 			if !ack.Duplicate {
 				p.lastSeq = ack.Sequence
+				p.metrics.eventStored(ev, p.recKind, p.recTime)
 			}
 			return nil
 		}

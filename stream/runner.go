@@ -25,7 +25,10 @@ type RunnerOptions struct {
 	// SnapshotEvery is how often, at most, the engine's state is saved;
 	// default 10 s.
 	SnapshotEvery time.Duration
-	Log           *slog.Logger
+	// Metrics, when set, counts events and their latency and keeps the
+	// engine's device counts.
+	Metrics *RunnerMetrics
+	Log     *slog.Logger
 }
 
 func (o *RunnerOptions) ensureDefaults() {
@@ -63,6 +66,9 @@ type Runner struct {
 	o    RunnerOptions
 	seq  atomic.Uint64 // last record applied
 	stop chan uint64   // drain up to this sequence, then return
+
+	running atomic.Bool   // Run is applying records
+	backlog atomic.Uint64 // FIXES' last sequence when Run started
 }
 
 // NewRunner returns a runner on js; Setup must have run.
@@ -90,6 +96,11 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	log.Info("engine resumes", "from_seq", next, "events_last_seq", pub.lastSeq, "events_input_seq", pub.inputSeq)
 	r.seq.Store(next - 1)
+	if err := r.start(ctx); err != nil {
+		return err
+	}
+	defer r.running.Store(false)
+	pub.metrics = r.o.Metrics
 
 	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
 	if next > 1 {
@@ -151,6 +162,7 @@ func (r *Runner) Run(ctx context.Context) error {
 				return ctx.Err()
 			}
 			if errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) {
+				r.o.Metrics.refresh(eng, true)
 				continue
 			}
 			return fmt.Errorf("engine: read %s: %w", Fixes, err)
@@ -169,10 +181,12 @@ func (r *Runner) Run(ctx context.Context) error {
 			// engine must keep watching everyone else.
 			log.Warn("record skipped", "seq", seq, "subject", m.Subject(), "err", err)
 		}
+		pub.recKind, pub.recTime = rec.Kind, md.Timestamp
 		if err := pub.publish(ctx, seq, events); err != nil {
 			return err
 		}
 		r.seq.Store(seq)
+		r.o.Metrics.refresh(eng, md.NumPending == 0)
 		if time.Since(lastSnap) >= r.o.SnapshotEvery {
 			if err := save(ctx); err != nil {
 				log.Error("snapshot failed", "seq", seq, "err", err)
