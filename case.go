@@ -77,6 +77,12 @@ type ContactBan struct {
 	AlertM      float64  `json:"alert_m"`
 	WarnM       float64  `json:"warn_m"`
 	HysteresisM *float64 `json:"hysteresis_m,omitempty"`
+	// PursuitTag raises the offender's tag to the pursuit report rate while
+	// a warning or breach of this ban is open. Off by default: a tag that
+	// suddenly reports faster tells its wearer that the protected person
+	// is near, so only a case that accepts this risk (for a faster track
+	// of a pursuit) opts in.
+	PursuitTag bool `json:"pursuit_tag,omitempty"`
 }
 
 // Hysteresis returns the ban's hysteresis, or its default.
