@@ -4,7 +4,7 @@
 //   proxmon/v1/devices/{device}/fix      device  -> proxmon  Fix
 //   proxmon/v1/devices/{device}/status   device  -> proxmon  Status
 //   proxmon/v1/devices/{device}/warning  proxmon -> victim   Warning
-//   proxmon/v1/devices/{device}/command  proxmon -> tag      Command
+//   proxmon/v1/devices/{device}/command  proxmon -> device   Command
 //
 // Rules that hold for every message:
 //   - Ids (device, case, zone, event) are 1-64 characters of [A-Za-z0-9_-]:
@@ -488,6 +488,10 @@ const (
 	CommandReason_COMMAND_REASON_OPERATOR CommandReason = 3
 	// The tag's own state needs attention (battery low, no GPS).
 	CommandReason_COMMAND_REASON_DEVICE_STATE CommandReason = 4
+	// Pursuit mode, to a protected person's device only (never to a tag): an
+	// offender is within the warning distance, report faster until the
+	// command expires or another one restores the configured interval.
+	CommandReason_COMMAND_REASON_PURSUIT CommandReason = 5
 )
 
 // Enum value maps for CommandReason.
@@ -498,6 +502,7 @@ var (
 		2: "COMMAND_REASON_CURFEW",
 		3: "COMMAND_REASON_OPERATOR",
 		4: "COMMAND_REASON_DEVICE_STATE",
+		5: "COMMAND_REASON_PURSUIT",
 	}
 	CommandReason_value = map[string]int32{
 		"COMMAND_REASON_UNSPECIFIED":   0,
@@ -505,6 +510,7 @@ var (
 		"COMMAND_REASON_CURFEW":        2,
 		"COMMAND_REASON_OPERATOR":      3,
 		"COMMAND_REASON_DEVICE_STATE":  4,
+		"COMMAND_REASON_PURSUIT":       5,
 	}
 )
 
@@ -1074,13 +1080,17 @@ func (x *Warning) GetDrill() bool {
 	return false
 }
 
-// Command tells an offender's ankle tag to do something, on
-// proxmon/v1/devices/{device}/command.
+// Command tells a device to do something, on
+// proxmon/v1/devices/{device}/command: mostly an offender's ankle tag; a
+// protected person's device only to change its report rate (pursuit mode).
 //
-// No command may be derived from a protected person's position: whatever
-// the tag does can be noticed by the one who wears it, so a vibration or a
-// faster report rate near a victim would tell him where she is. Commands
-// follow static zones, the monitoring centre, or the tag's own state.
+// No command to a tag may be derived from a protected person's position:
+// whatever the tag does can be noticed by the one who wears it, so a
+// vibration or a faster report rate near a victim would tell him where she
+// is. Commands to a tag follow static zones, the monitoring centre, or the
+// tag's own state. The one exception is a case whose contact ban opts in to
+// pursuit_tag: its tag gets a SetReportInterval, with no reason, while the
+// ban's warning or breach is open.
 type Command struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Unique per command; the tag executes a command id once.
@@ -1479,13 +1489,14 @@ const file_proxmon_v1_proxmon_proto_rawDesc = "" +
 	"\x17WARNING_LEVEL_ALL_CLEAR\x10\x01\x12\x19\n" +
 	"\x15WARNING_LEVEL_CAUTION\x10\x02\x12\x18\n" +
 	"\x14WARNING_LEVEL_DANGER\x10\x03\x12\x19\n" +
-	"\x15WARNING_LEVEL_UNKNOWN\x10\x04*\xaa\x01\n" +
+	"\x15WARNING_LEVEL_UNKNOWN\x10\x04*\xc6\x01\n" +
 	"\rCommandReason\x12\x1e\n" +
 	"\x1aCOMMAND_REASON_UNSPECIFIED\x10\x00\x12 \n" +
 	"\x1cCOMMAND_REASON_ZONE_APPROACH\x10\x01\x12\x19\n" +
 	"\x15COMMAND_REASON_CURFEW\x10\x02\x12\x1b\n" +
 	"\x17COMMAND_REASON_OPERATOR\x10\x03\x12\x1f\n" +
-	"\x1bCOMMAND_REASON_DEVICE_STATE\x10\x04B6Z4github.com/proxmon/proxmon/proto/proxmonv1;proxmonv1b\x06proto3"
+	"\x1bCOMMAND_REASON_DEVICE_STATE\x10\x04\x12\x1a\n" +
+	"\x16COMMAND_REASON_PURSUIT\x10\x05B6Z4github.com/proxmon/proxmon/proto/proxmonv1;proxmonv1b\x06proto3"
 
 var (
 	file_proxmon_v1_proxmon_proto_rawDescOnce sync.Once
