@@ -9,6 +9,7 @@
 package natsd
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -40,7 +41,16 @@ type Options struct {
 	SyncAlways bool
 	// StartTimeout bounds the wait for the server to accept connections.
 	StartTimeout time.Duration
-	Log          *slog.Logger
+	// Auth, when set, authenticates every client connection; without it
+	// the server lets anyone in (tests of other packages).
+	Auth *Auth
+	// TLS, when set, serves both listeners over TLS only (see TLSFiles).
+	// In-process connections need none.
+	TLS *tls.Config
+	// StoreKey, when set, encrypts JetStream's files at rest. A data
+	// directory written with a key cannot be read without it.
+	StoreKey string
+	Log      *slog.Logger
 }
 
 // ErrStart is wrapped by every error of Start.
@@ -60,7 +70,8 @@ func (o *Options) ensureDefaults() {
 
 // Server is a running embedded NATS server.
 type Server struct {
-	ns *server.Server
+	ns  *server.Server
+	tls *tls.Config
 }
 
 // Start starts the server and waits until it accepts connections.
@@ -95,6 +106,7 @@ func Start(o Options) (*Server, error) {
 		so.MQTT.Host, so.MQTT.Port = host, port
 		so.MQTT.AckWait = o.MQTTAckWait
 	}
+	o.secure(so)
 	ns, err := server.NewServer(so)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrStart, err)
@@ -106,7 +118,7 @@ func Start(o Options) (*Server, error) {
 		ns.WaitForShutdown()
 		return nil, fmt.Errorf("%w: not ready within %v (is a port taken?)", ErrStart, o.StartTimeout)
 	}
-	return &Server{ns: ns}, nil
+	return &Server{ns: ns, tls: o.TLS}, nil
 }
 
 // splitHostPort parses host:port; port 0 becomes the server's "random
@@ -138,12 +150,18 @@ func (s *Server) MQTTAddr() string {
 	return net.JoinHostPort(v.MQTT.Host, strconv.Itoa(v.MQTT.Port))
 }
 
-// MQTTURL returns the MQTT listener as a tcp:// URL for paho, or "".
+// MQTTURL returns the MQTT listener as a URL for paho (tcp://, or tls://
+// when it serves TLS), or "".
 func (s *Server) MQTTURL() string {
-	if a := s.MQTTAddr(); a != "" {
+	a := s.MQTTAddr()
+	switch {
+	case a == "":
+		return ""
+	case s.tls != nil:
+		return "tls://" + a
+	default:
 		return "tcp://" + a
 	}
-	return ""
 }
 
 // InProcess returns the in-process NATS server, for nats.InProcessServer.

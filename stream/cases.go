@@ -68,19 +68,46 @@ func ApplyCases(ctx context.Context, js jetstream.JetStream, cf *proxmon.CaseFil
 		if _, err := kv.Put(ctx, recs[i].Case.ID, vals[i]); err != nil {
 			return last, fmt.Errorf("apply case %s: %w", recs[i].Case.ID, err)
 		}
-		if last, err = AppendSync(ctx, js, &recs[i]); err != nil {
+		logRec := withoutSecrets(recs[i])
+		if last, err = AppendSync(ctx, js, &logRec); err != nil {
 			return last, fmt.Errorf("apply case %s: %w", recs[i].Case.ID, err)
 		}
 	}
 	return last, nil
 }
 
+// withoutSecrets returns the case record with its devices' MQTT secret
+// hashes left out: the engine has no use for them, and the log is archived,
+// exported and replayed far more widely than the CASES bucket is read.
+func withoutSecrets(r proxmon.Record) proxmon.Record {
+	devs := make([]proxmon.Device, len(r.Devices))
+	for i, d := range r.Devices {
+		d.MQTTPasswordBcrypt = ""
+		devs[i] = d
+	}
+	r.Devices = devs
+	return r
+}
+
 // Registry knows the devices of the cases in the CASES bucket, for ingest
-// to reject fixes of unknown devices. It follows the bucket's changes.
+// to reject fixes of unknown devices and for the MQTT listener to check a
+// device's secret. It follows the bucket's changes.
+//
+// A device used by several cases has the secret of the case written last
+// (the highest bucket revision), even an empty one: applying a case file
+// replaces the secrets it names.
 type Registry struct {
-	mu      sync.RWMutex
-	cases   map[string][]string // case -> its devices
-	devices map[string]int      // device -> number of cases using it
+	mu       sync.RWMutex
+	cases    map[string]caseDevices         // case -> its devices
+	devices  map[string]map[string]struct{} // device -> the cases using it
+	onChange func(device string)
+}
+
+// caseDevices are the devices of one case as the bucket revision rev wrote
+// them: device -> bcrypt hash of its MQTT secret ("" for none).
+type caseDevices struct {
+	rev    uint64
+	hashes map[string]string
 }
 
 // WatchCases returns a Registry loaded with the bucket's current cases that
@@ -94,10 +121,11 @@ func WatchCases(ctx context.Context, js jetstream.JetStream, log *slog.Logger) (
 	if err != nil {
 		return nil, fmt.Errorf("watch cases: %w", err)
 	}
-	r := &Registry{cases: map[string][]string{}, devices: map[string]int{}}
+	r := &Registry{cases: map[string]caseDevices{}, devices: map[string]map[string]struct{}{}}
 	ready := make(chan struct{})
 	go func() {
 		defer w.Stop()
+		loaded := false
 		for {
 			select {
 			case <-ctx.Done():
@@ -107,11 +135,18 @@ func WatchCases(ctx context.Context, js jetstream.JetStream, log *slog.Logger) (
 					return
 				}
 				if e == nil { // the initial values are all in
+					loaded = true
 					close(ready)
 					continue
 				}
-				if err := r.update(e); err != nil {
+				changed, err := r.update(e)
+				if err != nil {
 					log.Warn("bad case in bucket", "key", e.Key(), "err", err)
+				}
+				if fn := r.changeFunc(); loaded && fn != nil {
+					for _, d := range changed {
+						fn(d)
+					}
 				}
 			}
 		}
@@ -124,9 +159,25 @@ func WatchCases(ctx context.Context, js jetstream.JetStream, log *slog.Logger) (
 	}
 }
 
-func (r *Registry) update(e jetstream.KeyValueEntry) error {
-	var ids []string
-	var bad error
+// OnSecretChange has fn called with each device whose MQTT secret changes
+// or which no case in force uses any more, after the bucket's initial
+// values: its connections authenticated with a secret no longer in force.
+func (r *Registry) OnSecretChange(fn func(device string)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.onChange = fn
+}
+
+func (r *Registry) changeFunc() func(string) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.onChange
+}
+
+// update applies a bucket entry and returns the devices whose secret
+// changed or which left every case.
+func (r *Registry) update(e jetstream.KeyValueEntry) (changed []string, bad error) {
+	var hashes map[string]string
 	if e.Operation() == jetstream.KeyValuePut {
 		rec, err := proxmon.ParseRecord(e.Value())
 		switch {
@@ -135,31 +186,71 @@ func (r *Registry) update(e jetstream.KeyValueEntry) error {
 		case rec.Kind != proxmon.RecordCase:
 			bad = errors.New("not a case record")
 		default:
+			hashes = make(map[string]string, len(rec.Devices))
 			for _, d := range rec.Devices {
-				ids = append(ids, d.ID)
+				hashes[d.ID] = d.MQTTPasswordBcrypt
 			}
 		}
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, id := range r.cases[e.Key()] {
-		if r.devices[id]--; r.devices[id] <= 0 {
+	old := r.cases[e.Key()]
+	// Only a device known before can have connections to close.
+	before := make(map[string]string, len(old.hashes))
+	for id := range old.hashes {
+		before[id], _ = r.hashLocked(id)
+	}
+	for id := range hashes {
+		if h, ok := r.hashLocked(id); ok {
+			before[id] = h
+		}
+	}
+	for id := range old.hashes {
+		if delete(r.devices[id], e.Key()); len(r.devices[id]) == 0 {
 			delete(r.devices, id)
 		}
 	}
 	delete(r.cases, e.Key())
-	if len(ids) > 0 {
-		r.cases[e.Key()] = ids
-		for _, id := range ids {
-			r.devices[id]++
+	if len(hashes) > 0 {
+		r.cases[e.Key()] = caseDevices{rev: e.Revision(), hashes: hashes}
+		for id := range hashes {
+			if r.devices[id] == nil {
+				r.devices[id] = map[string]struct{}{}
+			}
+			r.devices[id][e.Key()] = struct{}{}
 		}
 	}
-	return bad
+	for id, was := range before {
+		if now, ok := r.hashLocked(id); !ok || now != was {
+			changed = append(changed, id)
+		}
+	}
+	slices.Sort(changed)
+	return changed, bad
 }
 
 // Known reports whether a case in force uses the device.
 func (r *Registry) Known(device string) bool {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	return r.devices[device] > 0
+	return len(r.devices[device]) > 0
+}
+
+// MQTTPasswordHash returns the bcrypt hash of the device's MQTT secret in
+// force, "" when it has none; ok is false when no case in force uses the
+// device.
+func (r *Registry) MQTTPasswordHash(device string) (hash string, ok bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.hashLocked(device)
+}
+
+func (r *Registry) hashLocked(device string) (hash string, ok bool) {
+	var rev uint64
+	for c := range r.devices[device] {
+		if cd := r.cases[c]; !ok || cd.rev > rev {
+			hash, rev, ok = cd.hashes[device], cd.rev, true
+		}
+	}
+	return hash, ok
 }
