@@ -26,6 +26,7 @@ Usage:
   proxmon cases apply -f FILE [--nats URL]     validate a case file and put its cases in force
   proxmon evaluate --cases FILE --fixes FILE   evaluate an NDJSON log offline, print events
   proxmon cases validate FILE                  check a case file, print every fault
+  proxmon devices hash-secret < secret         print the bcrypt hash of a device's MQTT secret
   proxmon geo distance                         read "lat1 lon1 lat2 lon2" lines, print metres
 
 Run "proxmon COMMAND -h" for a command's flags.
@@ -54,6 +55,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return evaluate(ctx, rest, stdin, stdout, stderr)
 	case cmd == "cases" && len(rest) > 0 && rest[0] == "validate":
 		return validateCases(rest[1:], stdout, stderr)
+	case cmd == "devices" && len(rest) > 0 && rest[0] == "hash-secret":
+		return hashSecret(rest[1:], stdin, stdout, stderr)
 	case cmd == "geo" && len(rest) > 0 && rest[0] == "distance":
 		return geoDistance(rest[1:], stdin, stdout, stderr)
 	case cmd == "-h" || cmd == "--help" || cmd == "help":

@@ -45,6 +45,7 @@ type serveConfig struct {
 	Retention  time.Duration
 	ClientID   string // ingest's MQTT client id
 	durabilityConfig
+	securityConfig
 	// TickEvery, HeartbeatEvery and SnapshotEvery are the service's
 	// clocks; tests shorten them.
 	TickEvery, HeartbeatEvery, SnapshotEvery time.Duration
@@ -93,6 +94,7 @@ func parseServe(args []string, stderr io.Writer) (*serveConfig, error) {
 	c.durabilityConfig.flags(fs, env)
 	fs.StringVar(&retention, "retention", env("PROXMON_RETENTION", "0"), "how long FIXES and REJECTED keep records, e.g. 2160h; 0: until the disk limit [PROXMON_RETENTION]")
 	fs.StringVar(&c.ClientID, "client-id", env("PROXMON_CLIENT_ID", ingest.DefaultClientID), "ingest's MQTT client `id`: its persistent session [PROXMON_CLIENT_ID]")
+	c.securityConfig.flags(fs, env)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, serveUsage)
 		fs.PrintDefaults()
@@ -146,10 +148,13 @@ func (c *serveConfig) validate() error {
 			if err != nil {
 				return fmt.Errorf("%s %q: want host:port", l.flag, l.addr)
 			}
-			if !loopback(host) && !c.Insecure {
+			if !loopback(host) && !c.Insecure && !c.tlsEnabled() {
 				return fmt.Errorf("%s %q listens beyond loopback without TLS: bind to 127.0.0.1, or pass --insecure", l.flag, l.addr)
 			}
 		}
+	}
+	if err := c.validateSecurity(); err != nil {
+		return err
 	}
 	if c.hasRole(roleIngest) && !proxmon.ValidID(c.ClientID) {
 		return fmt.Errorf("--client-id %q: want 1-64 characters of [A-Za-z0-9_-]", c.ClientID)
@@ -183,6 +188,7 @@ type Service struct {
 	sub    *ingest.Subscriber
 	flog   *stream.Log
 	reg    *stream.Registry
+	sec    *security
 
 	stopIngest   context.CancelFunc
 	stopRunner   context.CancelFunc
@@ -209,6 +215,9 @@ func (s *Service) Open(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	if err := s.openSecurity(); err != nil {
+		return err
+	}
 	if c.embedded() {
 		if err := os.MkdirAll(c.Data, 0o700); err != nil {
 			return fmt.Errorf("data directory: %w", err)
@@ -224,15 +233,16 @@ func (s *Service) Open(ctx context.Context) (err error) {
 		if embeddedMQTT {
 			o.MQTTListen = c.MQTTListen
 		}
+		s.secureServer(&o)
 		if s.srv, err = natsd.Start(o); err != nil {
 			return err
 		}
 		if embeddedMQTT {
 			mqttURL = s.srv.MQTTURL()
 		}
-		s.nc, err = nats.Connect("", nats.InProcessServer(s.srv.InProcess()), nats.Name("proxmon"))
+		s.nc, err = nats.Connect("", append(s.natsOptions(), nats.InProcessServer(s.srv.InProcess()), nats.Name("proxmon"))...)
 	} else {
-		s.nc, err = nats.Connect(c.NATSURL, nats.Name("proxmon"), nats.MaxReconnects(-1))
+		s.nc, err = nats.Connect(c.NATSURL, append(s.natsOptions(), nats.Name("proxmon"), nats.MaxReconnects(-1))...)
 	}
 	if err != nil {
 		return fmt.Errorf("connect to NATS: %w", err)
@@ -256,6 +266,11 @@ func (s *Service) Open(ctx context.Context) (err error) {
 	}
 
 	s.groupCtx, s.cancelGroups = context.WithCancel(context.WithoutCancel(ctx))
+	if c.embedded() {
+		if s.reg, err = s.watchSecrets(s.groupCtx); err != nil {
+			return err
+		}
+	}
 	if c.hasRole(roleFence) {
 		s.runner = stream.NewRunner(s.js, stream.RunnerOptions{TickEvery: c.TickEvery,
 			SnapshotEvery: c.SnapshotEvery, Log: s.log.With("role", roleFence)})
@@ -265,15 +280,17 @@ func (s *Service) Open(ctx context.Context) (err error) {
 		go func() { s.runnerDone <- s.runner.Run(rctx) }()
 	}
 	if c.hasRole(roleIngest) {
-		reg, err := stream.WatchCases(s.groupCtx, s.js, s.log)
-		if err != nil {
-			return err
+		if s.reg == nil {
+			if s.reg, err = s.watchSecrets(s.groupCtx); err != nil {
+				return err
+			}
 		}
-		s.reg = reg
 		s.flog = stream.NewLog(s.js, s.log)
-		s.sub = ingest.NewSubscriber(s.flog, ingest.Options{Broker: mqttURL, ClientID: c.ClientID,
+		iopts := ingest.Options{Broker: mqttURL, ClientID: c.ClientID,
 			Username: mqttUser, Password: mqttPassword,
-			Known: reg.Known, HeartbeatEvery: c.HeartbeatEvery, Log: s.log.With("role", roleIngest)})
+			Known: s.reg.Known, HeartbeatEvery: c.HeartbeatEvery, Log: s.log.With("role", roleIngest)}
+		s.secureIngest(&iopts, s.embeddedBroker())
+		s.sub = ingest.NewSubscriber(s.flog, iopts)
 		ictx, cancel := context.WithCancel(s.groupCtx)
 		s.stopIngest = cancel
 		s.ingestDone = make(chan error, 1)
@@ -330,14 +347,18 @@ func (s *Service) ensureIngestSession(ctx context.Context) error {
 	if _, err := os.Stat(s.sessionMarker()); err == nil {
 		return nil
 	}
-	srv, err := natsd.Start(natsd.Options{Dir: s.cfg.Data, MQTTListen: "127.0.0.1:0", Log: s.log.With("component", "natsd")})
+	o := natsd.Options{Dir: s.cfg.Data, MQTTListen: "127.0.0.1:0", Log: s.log.With("component", "natsd")}
+	s.secureServer(&o)
+	srv, err := natsd.Start(o)
 	if err != nil {
 		return err
 	}
 	defer srv.Shutdown()
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := ingest.Subscribe(sctx, ingest.Options{Broker: srv.MQTTURL(), ClientID: s.cfg.ClientID}); err != nil {
+	iopts := ingest.Options{Broker: srv.MQTTURL(), ClientID: s.cfg.ClientID}
+	s.secureIngest(&iopts, srv)
+	if err := ingest.Subscribe(sctx, iopts); err != nil {
 		return err
 	}
 	s.log.Info("ingest MQTT session created", "client_id", s.cfg.ClientID)
@@ -455,6 +476,8 @@ func applyCases(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	fs.SetOutput(stderr)
 	file := fs.String("f", "", "case `file` (YAML or JSON)")
 	url := fs.String("nats", envOr("PROXMON_NATS", "nats://127.0.0.1:4222"), "NATS server `URL` [PROXMON_NATS]")
+	var sec clientSecurity
+	sec.flags(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: proxmon cases apply -f FILE [--nats URL]\n\nValidates the case file (a bad file changes nothing), writes each case to the\nCASES bucket and appends it to the log (FIXES), where the engine picks it up.")
 		fs.PrintDefaults()
@@ -480,9 +503,14 @@ func applyCases(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "proxmon cases apply: %v; nothing applied\n", err)
 		return exitFault
 	}
-	nc, err := nats.Connect(*url, nats.Name("proxmon cases apply"))
+	opts, err := sec.natsOptions()
 	if err != nil {
-		fmt.Fprintf(stderr, "proxmon cases apply: connect %s: %v\n", *url, err)
+		fmt.Fprintf(stderr, "proxmon cases apply: %v\n", err)
+		return exitFault
+	}
+	nc, err := nats.Connect(*url, append(opts, nats.Name("proxmon cases apply"))...)
+	if err != nil {
+		fmt.Fprintf(stderr, "proxmon cases apply: connect %s: %v%s\n", *url, err, sec.hint(err))
 		return exitFault
 	}
 	defer nc.Close()

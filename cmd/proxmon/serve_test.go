@@ -21,9 +21,11 @@ import (
 	"github.com/proxmon/proxmon/stream"
 )
 
+// serveCases gives each device an MQTT secret (deviceSecrets), hashed at
+// bcrypt's lowest cost to keep the tests fast.
 const serveCases = `devices:
-  - {id: tag-1, kind: tag, report_interval_s: 600}
-  - {id: phone-1, kind: victim, report_interval_s: 600}
+  - {id: tag-1, kind: tag, report_interval_s: 600, mqtt_password_bcrypt: "$2a$04$TUQTzDiZafIoLbEk27rR7e0QSVuWBqipxAEqaGF2BMvZtAViHRsSC"}
+  - {id: phone-1, kind: victim, report_interval_s: 600, mqtt_password_bcrypt: "$2a$04$YdYNR3HjIvckni5bwnP47.3BVBteAskEtXkoswWLtiHoOixeUOLi6"}
 cases:
   - id: case-1
     risk: high
@@ -73,16 +75,27 @@ func closeService(t *testing.T, s *Service) {
 	}
 }
 
-// device is a real MQTT client, as a tag or phone is.
-func device(t *testing.T, s *Service) mqtt.Client {
+// deviceSecrets are the MQTT secrets of serveCases' devices.
+var deviceSecrets = map[string]string{"tag-1": "tag-1-secret-0123456789", "phone-1": "phone-1-secret-0123456789"}
+
+// device is a real MQTT client, as a tag or phone is, connected as the
+// device id with its secret.
+func device(t *testing.T, s *Service, id string) mqtt.Client {
 	t.Helper()
 	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(s.srv.MQTTURL()).
+		SetUsername(id).SetPassword(deviceSecrets[id]).
 		SetClientID(fmt.Sprintf("dev-%d", time.Now().UnixNano())).SetCleanSession(true))
 	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		t.Fatalf("device connect: %v", tok.Error())
 	}
 	t.Cleanup(func() { c.Disconnect(100) })
 	return c
+}
+
+// devices connects tag-1 and phone-1; each may publish only its own topics.
+func devices(t *testing.T, s *Service) map[string]mqtt.Client {
+	t.Helper()
+	return map[string]mqtt.Client{"tag-1": device(t, s, "tag-1"), "phone-1": device(t, s, "phone-1")}
 }
 
 func publish(t *testing.T, c mqtt.Client, topic string, payload []byte) {
@@ -228,7 +241,7 @@ func TestServe(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := startService(t, filepath.Join(dir, "data"), casesFile)
-	dev := device(t, s)
+	devs := devices(t, s)
 
 	base := time.Now().UTC().Add(-3 * time.Minute).Truncate(time.Millisecond)
 	v := victim
@@ -240,9 +253,9 @@ func TestServe(t *testing.T) {
 	// may reach the log in another order, and the events' triggers (and
 	// ids) follow the log's order.
 	for _, f := range []proxmon.Fix{v, far, warn, breach} {
-		publishStored(t, s, dev, f)
+		publishStored(t, s, devs[f.Device], f)
 	}
-	publishFix(t, dev, breach) // a redelivery: stored once
+	publishFix(t, devs["tag-1"], breach) // a redelivery: stored once
 	want := []string{
 		contactID(proxmon.ContactWarning, proxmon.PhaseOpen, warn),
 		contactID(proxmon.ContactBreach, proxmon.PhaseOpen, breach),
@@ -261,7 +274,8 @@ func TestServe(t *testing.T) {
 		}{
 			{"undecodable", "tag-1", []byte{0xff, 0xff, 0xff}},
 			{"device_mismatch", "phone-1", ingest.EncodeFix(good)},
-			{"unknown_device", "tag-404", mod(func(f *proxmon.Fix) { f.Device = "tag-404" })},
+			// unknown_device cannot happen here: the embedded broker
+			// refuses a device no case uses (natsd's tests).
 			{"bad_coordinates", "tag-1", mod(func(f *proxmon.Fix) { f.Lat = 91 })},
 			{"zero_position", "tag-1", mod(func(f *proxmon.Fix) { f.Lat, f.Lon = 0, 0 })},
 			{"future_time", "tag-1", mod(func(f *proxmon.Fix) { f.Time = f.Time.Add(time.Hour) })},
@@ -269,7 +283,7 @@ func TestServe(t *testing.T) {
 			{"bad_value", "tag-1", mod(func(f *proxmon.Fix) { f.AccuracyM = -1 })},
 		}
 		for _, c := range cases {
-			publish(t, dev, ingest.TopicPrefix+c.device+"/fix", c.payload)
+			publish(t, devs[c.device], ingest.TopicPrefix+c.device+"/fix", c.payload)
 		}
 		waitFor(t, "a rejection of each kind", func() bool {
 			return len(messages(t, s.js, stream.Rejected)) >= len(cases)
@@ -315,10 +329,11 @@ func TestServe(t *testing.T) {
 		before := len(messages(t, s.js, stream.Fixes))
 		var out, errOut bytes.Buffer
 		url := s.srv.ClientURL()
-		if code := run(t.Context(), []string{"cases", "apply", "-f", bad, "--nats", url}, nil, &out, &errOut); code != exitFault {
+		secret := filepath.Join(dir, "data", "service-secret")
+		if code := run(t.Context(), []string{"cases", "apply", "-f", bad, "--nats", url, "--secret-file", secret}, nil, &out, &errOut); code != exitFault {
 			t.Fatalf("bad file: exit %d, want %d: %s", code, exitFault, errOut.String())
 		}
-		if code := run(t.Context(), []string{"cases", "apply", "-f", casesFile, "--nats", url}, nil, &out, &errOut); code != exitOK {
+		if code := run(t.Context(), []string{"cases", "apply", "-f", casesFile, "--nats", url, "--secret-file", secret}, nil, &out, &errOut); code != exitOK {
 			t.Fatalf("good file: exit %d: %s", code, errOut.String())
 		}
 		cases := 0
@@ -337,10 +352,10 @@ func TestServe(t *testing.T) {
 	// Restart on the same data directory; the tag moves away, which closes
 	// both conditions.
 	s = startService(t, filepath.Join(dir, "data"), "")
-	dev = device(t, s)
+	devs = devices(t, s)
 	away := tagAt(4, base.Add(120*time.Second), 3000)
-	publishFix(t, dev, breach) // a late redelivery across the restart
-	publishFix(t, dev, away)
+	publishFix(t, devs["tag-1"], breach) // a late redelivery across the restart
+	publishFix(t, devs["tag-1"], away)
 	want = append(want,
 		contactID(proxmon.ContactBreach, proxmon.PhaseClose, away),
 		contactID(proxmon.ContactWarning, proxmon.PhaseClose, away))
