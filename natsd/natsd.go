@@ -80,6 +80,9 @@ func Start(o Options) (*Server, error) {
 	if o.Dir == "" {
 		return nil, fmt.Errorf("%w: no data directory", ErrStart)
 	}
+	if err := checkStoreKey(o.Dir, o.StoreKey); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrStart, err)
+	}
 	so := &server.Options{
 		ServerName:             o.Name,
 		JetStream:              true,

@@ -167,7 +167,6 @@ func TestStoreEncryption(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Shutdown()
 	st, err := mustJetStream(t, srv).Stream(t.Context(), "T")
 	if err != nil {
 		t.Fatal(err)
@@ -178,6 +177,31 @@ func TestStoreEncryption(t *testing.T) {
 	}
 	if string(m.Data) != marker {
 		t.Errorf("after restart: %q", m.Data)
+	}
+	srv.Shutdown()
+
+	// Without its key, or with another, the encrypted directory is not
+	// opened: the server would see no streams, and empty ones would be
+	// created over the data.
+	for _, k := range []string{"", "another-store-key-0123456789abcdef"} {
+		if srv, err := natsd.Start(natsd.Options{Dir: enc, StoreKey: k}); err == nil {
+			srv.Shutdown()
+			t.Errorf("started on an encrypted directory with key %q", k)
+		}
+	}
+	// A plaintext directory is encrypted at its first start with a key.
+	srv, err = natsd.Start(natsd.Options{Dir: plain, StoreKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown()
+	if m, err := mustJetStream(t, srv).Stream(t.Context(), "T"); err != nil {
+		t.Errorf("plaintext stream after encryption: %v", err)
+	} else if msg, err := m.GetMsg(t.Context(), 1); err != nil || string(msg.Data) != marker {
+		t.Errorf("plaintext stream after encryption: %v", err)
+	}
+	if onDisk(t, plain) {
+		t.Error("plaintext left on disk after encryption")
 	}
 }
 

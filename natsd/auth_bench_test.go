@@ -1,0 +1,48 @@
+package natsd_test
+
+import (
+	"crypto/tls"
+	"net"
+	"testing"
+
+	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/proxmon/proxmon/natsd"
+)
+
+// fakeClient is a connection as Auth.Check sees it, without a server.
+type fakeClient struct {
+	opts server.ClientOpts
+	desc string
+	user *server.User
+}
+
+func (c *fakeClient) GetOpts() *server.ClientOpts                 { return &c.opts }
+func (c *fakeClient) GetTLSConnectionState() *tls.ConnectionState { return nil }
+func (c *fakeClient) RegisterUser(u *server.User)                 { c.user = u }
+func (c *fakeClient) RemoteAddress() net.Addr {
+	return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1}
+}
+func (c *fakeClient) GetNonce() []byte { return nil }
+func (c *fakeClient) GetID() uint64    { return 1 }
+func (c *fakeClient) Kind() int        { return server.CLIENT }
+func (c *fakeClient) String() string   { return c.desc }
+
+// A reconnecting device costs a cache lookup, not a bcrypt verification.
+func BenchmarkCheckCached(b *testing.B) {
+	devs := &deviceTable{hashes: map[string]string{"tag-1": mustHash(b, "tag-1-secret-0123456789")}}
+	auth := natsd.NewAuth(natsd.AuthOptions{ServiceSecret: testServiceSecret, Devices: devs})
+	c := &fakeClient{desc: "127.0.0.1:1 - mid:1", opts: server.ClientOpts{Username: "tag-1", Password: "tag-1-secret-0123456789"}}
+	if !auth.Check(c) {
+		b.Fatal("refused")
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if !auth.Check(c) {
+			b.Fatal("refused")
+		}
+	}
+	if v := auth.Stats().Verifications; v != 1 {
+		b.Errorf("%d verifications, want 1", v)
+	}
+}
