@@ -258,7 +258,7 @@ type clientSecurity struct {
 
 func (c *clientSecurity) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.secretFile, "secret-file", envOr("PROXMON_SECRET_FILE", filepath.Join(defaultDataDir(), "service-secret")),
-		"`file` with the service secret, written by proxmon serve in its data directory; none: connect without credentials [PROXMON_SECRET_FILE]")
+		"`file` with the service secret, written by proxmon serve in its data directory; when the file does not exist, connect without credentials [PROXMON_SECRET_FILE]")
 	fs.StringVar(&c.ca, "tls-ca", envOr("PROXMON_TLS_CA", ""), "PEM CA `file` of the server's certificate, for a NATS listener on TLS [PROXMON_TLS_CA]")
 }
 
