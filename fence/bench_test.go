@@ -82,12 +82,30 @@ type benchFix struct {
 	acc      float32 // 0: none reported
 }
 
-// benchFleet is the generated load: the case file (not validated) and one
-// round of fixes in log order.
+// benchFleet is the generated load: the case file (never validated: each
+// engine gets a copy) and one round of fixes in log order.
 type benchFleet struct {
 	cf   *proxmon.CaseFile
 	devs []benchDevice
 	pool []benchFix
+}
+
+// caseFile returns a copy of the fleet's case file to validate, so that
+// every engine, and the memory it is measured by, starts from the same
+// unvalidated file. Validate writes into zones and schedules only.
+func (f *benchFleet) caseFile() *proxmon.CaseFile {
+	cf := &proxmon.CaseFile{Devices: f.cf.Devices, Cases: slices.Clone(f.cf.Cases)}
+	for i := range cf.Cases {
+		c := &cf.Cases[i]
+		c.Zones = slices.Clone(c.Zones)
+		for j := range c.Zones {
+			if s := c.Zones[j].Schedule; s != nil {
+				sc := *s
+				c.Zones[j].Schedule = &sc
+			}
+		}
+	}
+	return cf
 }
 
 type benchDevice struct {
@@ -399,12 +417,13 @@ func startReplay(tb testing.TB, f *benchFleet) (rp *benchReplay, engineB, zonesB
 		runtime.ReadMemStats(&m)
 		return int64(m.HeapAlloc)
 	}
+	cf := f.caseFile()
 	h0 := heap()
-	if err := f.cf.Validate(); err != nil {
+	if err := cf.Validate(); err != nil {
 		tb.Fatal(err)
 	}
 	h1 := heap()
-	e, err := fence.New(f.cf)
+	e, err := fence.New(cf)
 	if err != nil {
 		tb.Fatal(err)
 	}
