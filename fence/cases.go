@@ -85,7 +85,7 @@ func (e *Engine) setCase(c *proxmon.Case, t int64) error {
 			return fmt.Errorf("case %s: zone %s: %w: not validated", c.ID, z.ID, proxmon.ErrInvalid)
 		}
 		cs.zones = append(cs.zones, &zoneRule{cs: cs, zone: z, shape: z.Shape(),
-			include: z.Kind == proxmon.ZoneInclusion, buffer: z.BufferM, hyst: z.Hysteresis()})
+			include: z.Kind == proxmon.ZoneInclusion, buffer: z.BufferM, hyst: z.Hysteresis(), armed: never})
 	}
 	for _, d := range cs.devices() {
 		cs.members = append(cs.members, &member{cs: cs, dev: d})
@@ -146,6 +146,8 @@ func (e *Engine) link(cs *caseState, old *caseState, t int64) {
 	}
 	for _, m := range cs.members {
 		m.dev.members = insertByCase(m.dev.members, m, func(x *member) string { return x.cs.c.ID })
+		m.dev.recount()
+		e.due[m.dev.idx] = always
 		if old != nil && slices.ContainsFunc(old.members, func(o *member) bool { return o.dev == m.dev }) {
 			continue
 		}
@@ -156,6 +158,7 @@ func (e *Engine) link(cs *caseState, old *caseState, t int64) {
 			z.rects = z.shape.Bounds(z.buffer + z.hyst)
 			e.zones.Insert(z.rects, z)
 		}
+		e.armZone(z, always) // judge the offender's position at the next tick
 	}
 }
 
@@ -169,7 +172,8 @@ func (e *Engine) enter(d *device, t int64) {
 		d.since, d.sinceSet = t, true
 		return
 	}
-	if !slices.Contains(e.pending, d) {
+	if !d.pending {
+		d.pending = true
 		e.pending = append(e.pending, d)
 	}
 }
@@ -183,11 +187,13 @@ func (e *Engine) unlink(cs *caseState) {
 	}
 	for _, m := range cs.members {
 		m.dev.members = slices.DeleteFunc(m.dev.members, func(x *member) bool { return x.cs == cs })
+		m.dev.recount()
 	}
 	for _, z := range cs.zones {
 		if z.rects != nil {
 			e.zones.Delete(z.rects, z)
 		}
+		z.cs = nil // its pending alarms are void
 	}
 }
 

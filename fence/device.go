@@ -37,6 +37,7 @@ var condSeverity = [numConds]proxmon.Severity{
 // device is everything the engine knows of one device.
 type device struct {
 	id         string
+	idx        int // in Engine.devList and Engine.due
 	info       proxmon.Device
 	staleAfter int64 // ns: 3 x report interval
 	defAcc     float64
@@ -56,6 +57,7 @@ type device struct {
 	everHeard bool
 	since     int64 // when the device entered a case, for one never heard
 	sinceSet  bool
+	pending   bool // waits for the next record's time as its since
 
 	statusTime int64
 	hasStatus  bool
@@ -66,6 +68,7 @@ type device struct {
 	nChain int
 
 	members     []*member      // one per case the device belongs to, by case id
+	nOpen       [numConds]int  // members with each condition open
 	offenderOf  []*caseState   // cases whose offender it is, by case id
 	protectedBy []*contactRule // contact bans that protect it
 }
@@ -95,8 +98,10 @@ type member struct {
 func (e *Engine) upsertDevice(info *proxmon.Device) *device {
 	d := e.devices[info.ID]
 	if d == nil {
-		d = &device{id: info.ID}
+		d = &device{id: info.ID, idx: len(e.devList)}
 		e.devices[info.ID] = d
+		e.devList = append(e.devList, d)
+		e.due = append(e.due, never)
 	}
 	d.info = *info
 	d.staleAfter = staleFactor * int64(info.ReportInterval())
@@ -154,14 +159,32 @@ func withPosition(ev proxmon.Event, d *device) proxmon.Event {
 
 // setCond opens or closes a device condition in every case of the device.
 func (e *Engine) setCond(d *device, cond int, on bool, trig proxmon.Trigger) {
+	if on && d.nOpen[cond] == len(d.members) || !on && d.nOpen[cond] == 0 {
+		return
+	}
 	t := nanos(trig.Time)
 	for _, m := range d.members {
 		ref := &m.open[cond]
 		switch {
 		case on && !ref.isOpen():
 			e.open(ref, withPosition(deviceEvent(m, cond, t), d), trig)
+			d.nOpen[cond]++
 		case !on && ref.isOpen():
 			e.close(ref, deviceEvent(m, cond, t), trig)
+			d.nOpen[cond]--
+		}
+	}
+}
+
+// recount recomputes how many of the device's members have each condition
+// open, after its members changed.
+func (d *device) recount() {
+	d.nOpen = [numConds]int{}
+	for _, m := range d.members {
+		for c := range m.open {
+			if m.open[c].isOpen() {
+				d.nOpen[c]++
+			}
 		}
 	}
 }
@@ -170,6 +193,7 @@ func (e *Engine) setCond(d *device, cond int, on bool, trig proxmon.Trigger) {
 // counts towards the end of a network outage.
 func (e *Engine) hear(d *device, rcv int64, trig proxmon.Trigger) {
 	if !d.everHeard || rcv > d.heard {
+		e.heard.move(d.heard, d.everHeard, rcv)
 		d.heard, d.everHeard = rcv, true
 	}
 	e.setCond(d, condSignalLost, false, trig)
@@ -193,9 +217,11 @@ func (e *Engine) fix(f *proxmon.Fix) {
 	e.hear(d, nanos(f.ReceivedOrTime()), fc.trig)
 	if d.hasPos && t <= d.posTime {
 		e.lateFix(d, &fc)
+		e.arm(d)
 		return
 	}
 	if d.hasPos && e.anomalous(d, &fc) {
+		e.arm(d)
 		return
 	}
 	d.nChain = 0
@@ -205,6 +231,7 @@ func (e *Engine) fix(f *proxmon.Fix) {
 	d.posVer++
 	e.where.Set(d.id, fc.p)
 	e.moved(d, &fc)
+	e.arm(d)
 }
 
 // anomalous reports whether the fix implies an impossible speed from the
@@ -251,6 +278,7 @@ func (e *Engine) status(s *proxmon.Status) {
 	t := nanos(s.Time)
 	trig := trigger("status", s.Device, 0, t)
 	e.hear(d, nanos(s.ReceivedOrTime()), trig)
+	defer e.arm(d)
 	if d.hasStatus && t < d.statusTime {
 		return
 	}
@@ -284,15 +312,9 @@ func (e *Engine) liveness(d *device, t int64, trig proxmon.Trigger) {
 	if len(d.members) == 0 {
 		return
 	}
-	ref, ok := d.heard, d.everHeard
-	if !ok {
-		ref, ok = d.since, d.sinceSet
-	}
+	ref, ok := e.silenceRef(d)
 	if !ok {
 		return
-	}
-	if e.ingest.resumed > ref {
-		ref = e.ingest.resumed // ingest could hear nothing while it was down
 	}
 	if t-ref > d.staleAfter {
 		if !e.covered(d) {
@@ -303,6 +325,21 @@ func (e *Engine) liveness(d *device, t int64, trig proxmon.Trigger) {
 	if d.everHeard && t-d.heard <= d.staleAfter && (!d.hasPos || d.stale(t)) {
 		e.setCond(d, condGPSLost, true, trig)
 	}
+}
+
+// silenceRef returns the time from which a device's silence counts: when it
+// was last heard, or (never heard) when it entered its case; but not before
+// ingest came back after ingest_down, since ingest could hear nothing while
+// it was down.
+func (e *Engine) silenceRef(d *device) (int64, bool) {
+	ref, ok := d.heard, d.everHeard
+	if !ok {
+		ref, ok = d.since, d.sinceSet
+	}
+	if ok && e.ingest.resumed > ref {
+		ref = e.ingest.resumed
+	}
+	return ref, ok
 }
 
 // openSignalLost opens signal_lost, critical for a tag whose case has a
@@ -317,5 +354,6 @@ func (e *Engine) openSignalLost(d *device, t int64, trig proxmon.Trigger) {
 			ev.Severity = proxmon.SeverityCritical
 		}
 		e.open(&m.open[condSignalLost], withPosition(ev, d), trig)
+		d.nOpen[condSignalLost]++
 	}
 }

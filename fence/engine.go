@@ -53,7 +53,7 @@ var ErrUnknownRecord = errors.New("unknown record kind")
 type Engine struct {
 	devices map[string]*device
 	cases   map[string]*caseState
-	zones   geo.BoxIndex[*zoneRule]
+	zones   geo.BoxIndex[*zoneRule] // exclusion zones of all cases, for ZonesNear
 	where   geo.PositionIndex
 
 	begun   bool      // a record with a time has been seen
@@ -62,12 +62,19 @@ type Engine struct {
 	ingest ingestState
 	outage outageState
 
+	// What ticks must visit (due.go): devices by index with their due
+	// times, scheduled zones by due time, and devices by when last heard.
+	devList    []*device
+	due        []int64
+	lastTick   int64
+	zoneAlarms alarms
+	heard      heardRing
+
 	// Per-record scratch, reused so a fix allocates nothing.
-	out    []proxmon.Event
-	gen    uint64 // marks zone rules evaluated for the current fix
-	hitDev *device
-	hitFix fixCtx
-	onHit  func(*zoneRule) bool
+	out  []proxmon.Event
+	near []geo.Rect
+
+	exhaustive bool // ticks visit everything (tests check due times against it)
 }
 
 // New returns an engine that starts with the cases of cf in force. cf must
@@ -77,7 +84,6 @@ func New(cf *proxmon.CaseFile) (*Engine, error) {
 		devices: make(map[string]*device),
 		cases:   make(map[string]*caseState),
 	}
-	e.onHit = e.zoneHit
 	if cf != nil {
 		for i := range cf.Devices {
 			e.upsertDevice(&cf.Devices[i])
@@ -133,7 +139,8 @@ func (e *Engine) Apply(r *proxmon.Record, out []proxmon.Event) ([]proxmon.Event,
 func (e *Engine) begin(t int64) {
 	e.begun = true
 	for _, d := range e.pending {
-		d.since, d.sinceSet = t, true
+		d.since, d.sinceSet, d.pending = t, true, false
+		e.due[d.idx] = always
 	}
 	e.pending = e.pending[:0]
 }
@@ -142,6 +149,13 @@ func (e *Engine) begin(t int64) {
 // its latest position and exact distance, until fn returns false.
 func (e *Engine) Near(p geo.Point, radiusM float64, fn func(device string, at geo.Point, distM float64) bool) {
 	e.where.Near(p, radiusM, fn)
+}
+
+// ZonesNear calls fn for every exclusion zone (with its case) whose box,
+// widened by its approach band and hysteresis, comes within radiusM of p,
+// until fn returns false: which bans cover the place of an incident.
+func (e *Engine) ZonesNear(p geo.Point, radiusM float64, fn func(caseID, zoneID string) bool) {
+	e.zones.Search(p, radiusM, func(z *zoneRule) bool { return fn(z.cs.c.ID, z.zone.ID) })
 }
 
 // Position returns a device's latest valid position and its GPS time.

@@ -3,7 +3,6 @@ package fence
 import (
 	"encoding/json"
 	"fmt"
-	"slices"
 
 	"github.com/proxmon/proxmon"
 	"github.com/proxmon/proxmon/geo"
@@ -142,6 +141,9 @@ func Restore(data []byte) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("restore engine: %w", err)
 	}
+	for _, d := range e.pending {
+		d.pending = false
+	}
 	e.pending = e.pending[:0]
 	e.begun = s.Begun
 	for _, ds := range s.Devices {
@@ -161,6 +163,9 @@ func Restore(data []byte) (*Engine, error) {
 		if d.hasPos {
 			e.where.Set(d.id, d.pos)
 		}
+		if d.everHeard {
+			e.heard.move(0, false, d.heard)
+		}
 	}
 	for _, snap := range s.Cases {
 		cs := e.cases[snap.Case.ID]
@@ -176,8 +181,12 @@ func Restore(data []byte) (*Engine, error) {
 			m.open = snap.Members[m.dev.id]
 		}
 	}
+	for _, d := range e.devList {
+		d.recount()
+	}
 	for _, id := range s.Pending {
-		if d := e.devices[id]; d != nil && !slices.Contains(e.pending, d) {
+		if d := e.devices[id]; d != nil && !d.pending {
+			d.pending = true
 			e.pending = append(e.pending, d)
 		}
 	}

@@ -33,6 +33,7 @@ func (e *Engine) heartbeat(t int64) {
 	if e.ingest.down.isOpen() {
 		e.close(&e.ingest.down, systemEvent(proxmon.IngestDown, t), trigger("heartbeat", "", 0, t))
 		e.ingest.resumed = t
+		e.armAll() // no longer covered
 	}
 }
 
@@ -41,18 +42,39 @@ func (e *Engine) heartbeat(t int64) {
 // changed.
 func (e *Engine) tick(t int64) {
 	trig := trigger("tick", "", 0, t)
+	if t < e.lastTick || e.exhaustive {
+		e.armAll() // due times assumed ticks do not go back
+		if e.exhaustive {
+			for _, cs := range e.cases {
+				for _, z := range cs.zones {
+					e.armZone(z, always)
+				}
+			}
+		}
+	}
+	e.lastTick = t
 	if e.ingest.seen && !e.ingest.down.isOpen() && t-e.ingest.last > ingestTimeout {
 		e.open(&e.ingest.down, systemEvent(proxmon.IngestDown, t), trig)
 	}
 	if !e.outage.ref.isOpen() {
 		e.detectOutage(t, trig)
 	}
-	for _, d := range e.devices {
-		e.liveness(d, t, trig)
+	for i, due := range e.due {
+		if t > due {
+			d := e.devList[i]
+			e.liveness(d, t, trig)
+			e.due[i] = e.deviceDue(d)
+		}
 	}
-	for _, cs := range e.cases {
-		for _, z := range cs.zones {
-			e.evalZone(z, t, trig, false)
+	for len(e.zoneAlarms) > 0 && e.zoneAlarms[0].due <= t {
+		a := e.zoneAlarms.pop()
+		if a.zone.armed != a.due || a.zone.cs == nil {
+			continue // superseded, or the zone's case is gone
+		}
+		a.zone.armed = never
+		e.evalZone(a.zone, t, trig, false)
+		if a.zone.zone.Schedule != nil {
+			e.armZone(a.zone, a.zone.schedUntil)
 		}
 	}
 }
@@ -67,6 +89,16 @@ func (e *Engine) covered(d *device) bool {
 // devices heard in the last outageWindow, and at least outageMinDevices,
 // have gone unheard for more than outageSilence.
 func (e *Engine) detectOutage(t int64, trig proxmon.Trigger) {
+	if e.heard.covers(t) {
+		// The ring bounds the counts without visiting the devices; only
+		// when the bounds cannot rule an outage out are they counted.
+		recentLo, recentHi := e.heard.since(t - outageWindow)
+		freshLo, _ := e.heard.since(t - outageSilence)
+		silentHi := recentHi - freshLo
+		if silentHi < outageMinDevices || float64(silentHi) <= outageFraction*float64(recentLo) {
+			return
+		}
+	}
 	recent, silent := 0, 0
 	for _, d := range e.devices {
 		if !d.everHeard || t-d.heard > outageWindow {
@@ -106,5 +138,6 @@ func (e *Engine) outageHeard(d *device, trig proxmon.Trigger) {
 	if 2*e.outage.unheard < len(e.outage.devices) {
 		e.close(&e.outage.ref, systemEvent(proxmon.NetworkOutage, nanos(trig.Time)), trig)
 		e.outage.devices, e.outage.unheard = nil, 0
+		e.armAll() // no longer covered
 	}
 }

@@ -24,15 +24,16 @@ type zoneRule struct {
 	schedFrom, schedUntil int64
 	schedOK, schedActive  bool
 	judgedVer             uint64
-	hitGen                uint64
+	armed                 int64 // due time of the zone's live alarm; never if none
 }
 
 func (z *zoneRule) key() string { return proxmon.RuleZone + z.zone.ID }
 
 func (z *zoneRule) anyOpen() bool { return z.breach.isOpen() || z.approach.isOpen() }
 
-// active reports whether the zone's schedule is active at t.
-func (z *zoneRule) active(t int64) bool {
+// active reports whether the zone's schedule is active at t, and makes the
+// zone due at the tick when that may change.
+func (e *Engine) active(z *zoneRule, t int64) bool {
 	s := z.zone.Schedule
 	if s == nil {
 		return true
@@ -40,15 +41,14 @@ func (z *zoneRule) active(t int64) bool {
 	if !z.schedOK || t < z.schedFrom || t >= z.schedUntil {
 		on, until := s.State(timeOf(t))
 		z.schedFrom, z.schedActive, z.schedOK = t, on, true
-		z.schedUntil = maxTime
+		z.schedUntil = never
 		if !until.IsZero() {
 			z.schedUntil = nanos(until)
+			e.armZone(z, z.schedUntil)
 		}
 	}
 	return z.schedActive
 }
-
-const maxTime = int64(^uint64(0) >> 1)
 
 // moved evaluates every rule that involves a device whose position changed.
 func (e *Engine) moved(d *device, fc *fixCtx) {
@@ -63,28 +63,31 @@ func (e *Engine) moved(d *device, fc *fixCtx) {
 	if len(d.offenderOf) == 0 {
 		return
 	}
-	// Exclusion zones near the fix come from the zone index; those not
-	// found are more than buffer + hysteresis + accuracy away, so only the
-	// ones with a condition open need judging (they close). Inclusion zones
+	// An exclusion zone whose box (widened by its approach band and
+	// hysteresis) misses the box of the fix's accuracy is more than
+	// buffer + hysteresis + accuracy away: nothing opens, and only a
+	// condition already open needs judging (it closes). Inclusion zones
 	// are always judged: being far from them is the breach.
-	e.gen++
-	e.hitDev, e.hitFix = d, *fc
-	e.zones.Search(fc.p, fc.acc, e.onHit)
+	e.near = geo.AppendRectsAround(e.near[:0], fc.p, fc.acc)
 	for _, cs := range d.offenderOf {
 		for _, z := range cs.zones {
-			if z.hitGen != e.gen && (z.include || z.anyOpen()) {
+			if z.include || z.anyOpen() || z.meets(e.near) {
 				e.evalZone(z, fc.t, fc.trig, true)
 			}
 		}
 	}
 }
 
-func (e *Engine) zoneHit(z *zoneRule) bool {
-	if z.cs.offender == e.hitDev && z.hitGen != e.gen {
-		z.hitGen = e.gen
-		e.evalZone(z, e.hitFix.t, e.hitFix.trig, true)
+// meets reports whether one of the zone's boxes meets one of rs.
+func (z *zoneRule) meets(rs []geo.Rect) bool {
+	for _, a := range z.rects {
+		for _, b := range rs {
+			if a.Intersects(b) {
+				return true
+			}
+		}
 	}
-	return true
+	return false
 }
 
 // evalZone judges the offender's latest position against a zone at t: on
@@ -92,7 +95,7 @@ func (e *Engine) zoneHit(z *zoneRule) bool {
 // schedule every open condition of the zone closes, stale or not.
 func (e *Engine) evalZone(z *zoneRule, t int64, trig proxmon.Trigger, onFix bool) {
 	o := z.cs.offender
-	if !z.active(t) {
+	if !e.active(z, t) {
 		z.judgedVer = 0
 		if z.anyOpen() {
 			e.zoneStep(z, o.pos, t, trig, zoneVerdict{closeBreach: true, closeApproach: true})
