@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	yamlv2 "go.yaml.in/yaml/v2"
@@ -632,7 +633,7 @@ func (s *Schedule) validate(v *validator, path string) {
 		v.add(path+".tz", `"Local" is not a time zone name (want one like Europe/Amsterdam)`)
 	default:
 		var err error
-		if loc, err = time.LoadLocation(s.TZ); err != nil {
+		if loc, err = loadLocation(s.TZ); err != nil {
 			v.add(path+".tz", "unknown time zone %q", s.TZ)
 		}
 	}
@@ -748,4 +749,21 @@ func join(path, field string) string {
 func within(path, prefix string) bool {
 	return path == prefix || strings.HasPrefix(path, prefix) &&
 		(path[len(prefix)] == '.' || path[len(prefix)] == '[')
+}
+
+// locations shares each time zone between the schedules that name it:
+// time.LoadLocation returns a new copy of the zone's rules every time, some
+// kilobytes that thousands of schedules would otherwise each keep.
+var locations sync.Map // name -> *time.Location
+
+func loadLocation(name string) (*time.Location, error) {
+	if loc, ok := locations.Load(name); ok {
+		return loc.(*time.Location), nil
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, err
+	}
+	actual, _ := locations.LoadOrStore(name, loc)
+	return actual.(*time.Location), nil
 }
