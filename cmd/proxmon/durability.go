@@ -37,16 +37,33 @@ type durabilityConfig struct {
 	// MQTTAckWait is the embedded MQTT listener's redelivery wait;
 	// 0 = defaultMQTTAckWait.
 	MQTTAckWait time.Duration
-	ackWait     string
+
+	ackWait, snapshotEvery string // as given, parsed by validateDurability
 }
 
 func (c *durabilityConfig) flags(fs *flag.FlagSet, env func(name, def string) string) {
 	fs.StringVar(&c.Fsync, "fsync", env("PROXMON_FSYNC", fsyncInterval), "embedded JetStream syncs to disk `always` (every write, before it is acknowledged) or every 2 min (interval); see docs/DURABILITY.md [PROXMON_FSYNC]")
+	fs.StringVar(&c.snapshotEvery, "snapshot-every", env("PROXMON_SNAPSHOT_EVERY", "10s"), "how often, at most, the engine saves its state; a restart replays the log from the last save [PROXMON_SNAPSHOT_EVERY]")
 	fs.StringVar(&c.ackWait, "mqtt-ack-wait", env("PROXMON_MQTT_ACK_WAIT", defaultMQTTAckWait.String()), "embedded MQTT listener: how long to wait for a PUBACK before sending a QoS 1 message again (what was in flight to ingest at a crash comes this late) [PROXMON_MQTT_ACK_WAIT]")
 }
 
-// validateDurability checks the settings and says what to fix.
-func (c *durabilityConfig) validateDurability() error {
+// validateDurability checks the settings, says what to fix, and sets the
+// engine's snapshot interval.
+func (c *serveConfig) validateDurability() error {
+	if err := c.durabilityConfig.check(); err != nil {
+		return err
+	}
+	if c.snapshotEvery != "" {
+		d, err := time.ParseDuration(c.snapshotEvery)
+		if err != nil || d < 100*time.Millisecond {
+			return fmt.Errorf("--snapshot-every %q: want a duration of 100ms or more, such as 10s", c.snapshotEvery)
+		}
+		c.SnapshotEvery = d
+	}
+	return nil
+}
+
+func (c *durabilityConfig) check() error {
 	switch c.Fsync {
 	case "", fsyncInterval, fsyncAlways:
 	default:

@@ -22,7 +22,7 @@ func TestServeFsyncFlag(t *testing.T) {
 		{name: "flag wins over env", env: "always", args: []string{"--fsync=interval"}, want: fsyncInterval},
 		{name: "unknown", env: "-", args: []string{"--fsync", "sometimes"}, want: `--fsync "sometimes": want always or interval`, err: true},
 		{name: "unknown in env", env: "never", want: `--fsync "never"`, err: true},
-		{name: "external NATS ignores it", env: "-", args: []string{"--nats", "nats://127.0.0.1:4222", "--fsync", "x"}, want: "x"},
+		{name: "checked with external NATS too", env: "-", args: []string{"--nats", "nats://127.0.0.1:4222", "--fsync", "x"}, want: `--fsync "x"`, err: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -77,16 +77,17 @@ func TestMQTTBrokerURL(t *testing.T) {
 	}
 }
 
-func TestServeMQTTAckWaitFlag(t *testing.T) {
+func TestServeDurationFlags(t *testing.T) {
 	tests := []struct {
-		args []string
-		want time.Duration
-		err  string
+		args                   []string
+		ackWait, snapshotEvery time.Duration
+		err                    string
 	}{
-		{want: defaultMQTTAckWait},
-		{args: []string{"--mqtt-ack-wait", "2s"}, want: 2 * time.Second},
+		{ackWait: defaultMQTTAckWait, snapshotEvery: 10 * time.Second},
+		{args: []string{"--mqtt-ack-wait", "2s", "--snapshot-every", "1m"}, ackWait: 2 * time.Second, snapshotEvery: time.Minute},
 		{args: []string{"--mqtt-ack-wait", "10ms"}, err: "100ms or more"},
 		{args: []string{"--mqtt-ack-wait", "soon"}, err: `--mqtt-ack-wait "soon"`},
+		{args: []string{"--snapshot-every", "0"}, err: `--snapshot-every "0": want a duration of 100ms or more`},
 	}
 	for _, tt := range tests {
 		c, err := parseServe(append([]string{"--data", t.TempDir()}, tt.args...), io.Discard)
@@ -95,8 +96,8 @@ func TestServeMQTTAckWaitFlag(t *testing.T) {
 			t.Errorf("%q: err = %v, want %q", tt.args, err, tt.err)
 		case tt.err == "" && err != nil:
 			t.Errorf("%q: %v", tt.args, err)
-		case tt.err == "" && c.MQTTAckWait != tt.want:
-			t.Errorf("%q: MQTTAckWait = %v, want %v", tt.args, c.MQTTAckWait, tt.want)
+		case tt.err == "" && (c.MQTTAckWait != tt.ackWait || c.SnapshotEvery != tt.snapshotEvery):
+			t.Errorf("%q: MQTTAckWait, SnapshotEvery = %v, %v; want %v, %v", tt.args, c.MQTTAckWait, c.SnapshotEvery, tt.ackWait, tt.snapshotEvery)
 		}
 	}
 }

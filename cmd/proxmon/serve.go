@@ -133,10 +133,10 @@ func (c *serveConfig) validate() error {
 			return err
 		}
 	}
+	if err := c.validateDurability(); err != nil {
+		return err
+	}
 	if c.embedded() {
-		if err := c.validateDurability(); err != nil {
-			return err
-		}
 		if c.Data == "" {
 			return errors.New("--data: the embedded server needs a data directory")
 		}
