@@ -19,6 +19,7 @@ package alerting
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -53,9 +54,13 @@ const (
 // Options configures a Notifier.
 type Options struct {
 	// Broker is the MQTT broker's URL, e.g. tcp://127.0.0.1:1883.
-	Broker             string
+	Broker string
+	// ClientID identifies alerting's persistent session, in which paho
+	// keeps what the broker has not acknowledged; one process per id.
 	ClientID           string
 	Username, Password string
+	// TLSConfig is used with a tls:// (ssl://, mqtts://) broker URL.
+	TLSConfig *tls.Config
 	// Consumer is the durable consumer's name on EVENTS.
 	Consumer string
 	Timing
@@ -129,6 +134,7 @@ func (n *Notifier) Run(ctx context.Context) error {
 		SetClientID(n.o.ClientID).
 		SetUsername(n.o.Username).
 		SetPassword(n.o.Password).
+		SetTLSConfig(n.o.TLSConfig).
 		// A persistent session: paho sends its unacknowledged publishes
 		// again after a reconnect (with a clean session it drops them,
 		// and their tokens never complete).

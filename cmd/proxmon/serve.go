@@ -30,7 +30,7 @@ const (
 	roleFence  = "fence"
 )
 
-var availableRoles = []string{roleIngest, roleFence}
+var availableRoles = []string{roleIngest, roleFence, roleAlerting, roleAPI}
 
 // serveConfig is the configuration of `proxmon serve`.
 type serveConfig struct {
@@ -46,6 +46,7 @@ type serveConfig struct {
 	ClientID   string // ingest's MQTT client id
 	durabilityConfig
 	securityConfig
+	rolesConfig
 	// TickEvery, HeartbeatEvery and SnapshotEvery are the service's
 	// clocks; tests shorten them.
 	TickEvery, HeartbeatEvery, SnapshotEvery time.Duration
@@ -68,7 +69,9 @@ const serveUsage = `usage: proxmon serve [flags]
 
 Runs the live service: ingest takes the devices' fixes and statuses from
 MQTT into the JetStream log (FIXES), the fence engine turns the log into
-events (EVENTS). Without --nats and --mqtt it starts an embedded NATS server
+events (EVENTS), alerting warns protected persons' devices and commands
+tags over MQTT, and the api role serves /metrics, /healthz and /readyz on
+--http-listen. Without --nats and --mqtt it starts an embedded NATS server
 with JetStream in --data, an MQTT listener and a NATS listener, all on
 loopback. Each flag can also be set by the environment variable named after
 it (PROXMON_DATA, PROXMON_MQTT_LISTEN, ...); flags win.
@@ -95,6 +98,7 @@ func parseServe(args []string, stderr io.Writer) (*serveConfig, error) {
 	fs.StringVar(&retention, "retention", env("PROXMON_RETENTION", "0"), "how long FIXES and REJECTED keep records, e.g. 2160h; 0: until the disk limit [PROXMON_RETENTION]")
 	fs.StringVar(&c.ClientID, "client-id", env("PROXMON_CLIENT_ID", ingest.DefaultClientID), "ingest's MQTT client `id`: its persistent session [PROXMON_CLIENT_ID]")
 	c.securityConfig.flags(fs, env)
+	c.rolesConfig.flags(fs, env)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, serveUsage)
 		fs.PrintDefaults()
@@ -156,6 +160,9 @@ func (c *serveConfig) validate() error {
 	if err := c.validateSecurity(); err != nil {
 		return err
 	}
+	if err := c.validateRoles(); err != nil {
+		return err
+	}
 	if c.hasRole(roleIngest) && !proxmon.ValidID(c.ClientID) {
 		return fmt.Errorf("--client-id %q: want 1-64 characters of [A-Za-z0-9_-]", c.ClientID)
 	}
@@ -189,6 +196,7 @@ type Service struct {
 	flog   *stream.Log
 	reg    *stream.Registry
 	sec    *security
+	roles  roleState
 
 	stopIngest   context.CancelFunc
 	stopRunner   context.CancelFunc
@@ -254,6 +262,9 @@ func (s *Service) Open(ctx context.Context) (err error) {
 	if err := stream.Setup(ctx, s.js, stream.Config{Retention: c.Retention}); err != nil {
 		return err
 	}
+	if err := s.openMetrics(); err != nil {
+		return err
+	}
 	if c.Cases != "" {
 		cf, err := loadCaseFile(c.Cases)
 		if err != nil {
@@ -273,7 +284,7 @@ func (s *Service) Open(ctx context.Context) (err error) {
 	}
 	if c.hasRole(roleFence) {
 		s.runner = stream.NewRunner(s.js, stream.RunnerOptions{TickEvery: c.TickEvery,
-			SnapshotEvery: c.SnapshotEvery, Log: s.log.With("role", roleFence)})
+			SnapshotEvery: c.SnapshotEvery, Metrics: s.roles.runnerMetrics, Log: s.log.With("role", roleFence)})
 		rctx, cancel := context.WithCancel(s.groupCtx)
 		s.stopRunner = cancel
 		s.runnerDone = make(chan error, 1)
@@ -288,7 +299,8 @@ func (s *Service) Open(ctx context.Context) (err error) {
 		s.flog = stream.NewLog(s.js, s.log)
 		iopts := ingest.Options{Broker: mqttURL, ClientID: c.ClientID,
 			Username: mqttUser, Password: mqttPassword,
-			Known: s.reg.Known, HeartbeatEvery: c.HeartbeatEvery, Log: s.log.With("role", roleIngest)}
+			Known: s.reg.Known, HeartbeatEvery: c.HeartbeatEvery, Metrics: s.roles.ingestMetrics,
+			Log: s.log.With("role", roleIngest)}
 		s.secureIngest(&iopts, s.embeddedBroker())
 		s.sub = ingest.NewSubscriber(s.flog, iopts)
 		ictx, cancel := context.WithCancel(s.groupCtx)
@@ -303,6 +315,9 @@ func (s *Service) Open(ctx context.Context) (err error) {
 			}
 		}
 	}
+	if err := s.openRoles(ctx, mqttURL, mqttUser, mqttPassword); err != nil {
+		return err
+	}
 	s.log.Info("proxmon serving", "roles", strings.Join(c.Roles, ","), "nats", s.natsURL(), "mqtt", mqttURL)
 	return nil
 }
@@ -316,6 +331,9 @@ func (s *Service) Done() <-chan error {
 		case err := <-s.runnerDone:
 			s.runnerDone <- err // for Close
 			ch <- err
+		case err := <-s.roles.alertingDone:
+			s.roles.alertingDone <- err // for Close
+			ch <- alertingStopped(err)
 		case <-s.groupCtx.Done():
 		}
 	}()
@@ -347,7 +365,8 @@ func (s *Service) ensureIngestSession(ctx context.Context) error {
 	if _, err := os.Stat(s.sessionMarker()); err == nil {
 		return nil
 	}
-	o := natsd.Options{Dir: s.cfg.Data, MQTTListen: "127.0.0.1:0", Log: s.log.With("component", "natsd")}
+	o := natsd.Options{Dir: s.cfg.Data, MQTTListen: "127.0.0.1:0", MQTTAckWait: s.cfg.MQTTAckWait,
+		Log: s.log.With("component", "natsd")}
 	s.secureServer(&o)
 	srv, err := natsd.Start(o)
 	if err != nil {
@@ -395,6 +414,9 @@ func (s *Service) Close(ctx context.Context) error {
 		}
 		s.stopRunner()
 	}
+	if err := s.closeAlerting(); err != nil {
+		errs = append(errs, err)
+	}
 	if s.cancelGroups != nil {
 		s.cancelGroups()
 	}
@@ -413,6 +435,9 @@ func (s *Service) Close(ctx context.Context) error {
 	if s.srv != nil {
 		s.srv.Shutdown()
 	}
+	if err := s.closeAPI(ctx); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -426,6 +451,7 @@ func (s *Service) abort() {
 		s.stopRunner()
 		<-s.runnerDone
 	}
+	_ = s.closeAlerting()
 	if s.cancelGroups != nil {
 		s.cancelGroups()
 	}
@@ -435,6 +461,7 @@ func (s *Service) abort() {
 	if s.srv != nil {
 		s.srv.Shutdown()
 	}
+	_ = s.closeAPI(context.Background())
 }
 
 func serve(ctx context.Context, args []string, stderr io.Writer) int {
