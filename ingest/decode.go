@@ -245,53 +245,12 @@ func ValidateStatus(s proxmon.Status, received time.Time) error {
 }
 
 // EncodeFix encodes a domain fix as a proxmon.v1.Fix payload, as a device
-// sends it. Received is not part of the payload. It does not validate, so
-// tests can produce bad payloads with it, but it panics when the device id is
-// not valid UTF-8 (protobuf strings must be).
-func EncodeFix(f proxmon.Fix) []byte {
-	m := &proxmonv1.Fix{
-		Device:     f.Device,
-		Seq:        f.Seq,
-		Time:       encodeTime(f.Time),
-		Lat:        f.Lat,
-		Lon:        f.Lon,
-		AccuracyM:  narrow(f.AccuracyM),
-		SpeedMps:   narrow(f.SpeedMps),
-		HeadingDeg: narrow(f.HeadingDeg),
-		Source:     encodeSource(f.Source),
-		Satellites: uint32(f.Satellites),
-	}
-	return mustMarshal(m)
-}
+// sends it: proxmonv1.EncodeFix, kept here for ingest's callers.
+func EncodeFix(f proxmon.Fix) []byte { return proxmonv1.EncodeFix(f) }
 
-// EncodeStatus encodes a domain status as a proxmon.v1.Status payload;
-// unknown flags are left out. Like EncodeFix it does not validate and panics
-// on a device id that is not valid UTF-8.
-func EncodeStatus(s proxmon.Status) []byte {
-	m := &proxmonv1.Status{
-		Device:     s.Device,
-		Time:       encodeTime(s.Time),
-		Strap:      encodeStrap(s.StrapOpen),
-		CaseTamper: encodeFlag(s.CaseTamper),
-		Charging:   encodeFlag(s.Charging),
-		Jamming:    encodeFlag(s.Jamming),
-	}
-	if s.HasBattery {
-		pct := uint32(s.BatteryPct)
-		m.BatteryPct = &pct
-	}
-	return mustMarshal(m)
-}
-
-// mustMarshal marshals m, which fails only when a string field is not valid
-// UTF-8: an id no record can hold.
-func mustMarshal(m proto.Message) []byte {
-	b, err := proto.Marshal(m)
-	if err != nil {
-		panic(fmt.Sprintf("ingest: marshal %T: %v", m, err))
-	}
-	return b
-}
+// EncodeStatus encodes a domain status as a proxmon.v1.Status payload:
+// proxmonv1.EncodeStatus, kept here for ingest's callers.
+func EncodeStatus(s proxmon.Status) []byte { return proxmonv1.EncodeStatus(s) }
 
 func checkTopicDevice(id string) error {
 	if !proxmon.ValidID(id) {
@@ -334,13 +293,6 @@ func decodeTime(ts *timestamppb.Timestamp) (time.Time, error) {
 	return t, nil
 }
 
-func encodeTime(t time.Time) *timestamppb.Timestamp {
-	if t.IsZero() {
-		return nil
-	}
-	return timestamppb.New(t)
-}
-
 // nonNegative checks a float field that must be finite and >= 0 and widens
 // it.
 func nonNegative(field string, v float32) (float64, error) {
@@ -353,7 +305,8 @@ func nonNegative(field string, v float32) (float64, error) {
 // widen converts a float32 to the float64 closest to its shortest decimal
 // form, so that an accuracy a device sent as 5.3 is 5.3 in the domain (and
 // in the archived log), not 5.300000190734863. Every float32 has exactly one
-// shortest decimal form, so this is deterministic.
+// shortest decimal form, so this is deterministic. proxmonv1's encoders
+// narrow it back to the float32 it came from.
 func widen(v float32) float64 {
 	var buf [32]byte
 	s := strconv.AppendFloat(buf[:0], float64(v), 'g', -1, 32)
@@ -362,21 +315,6 @@ func widen(v float32) float64 {
 		return float64(v) // unreachable for finite v
 	}
 	return w
-}
-
-// narrow is the inverse of widen: the float32 closest to v's shortest
-// decimal form. Plain float32(v) rounds twice (decimal to float64 to
-// float32) and misses for one float32 and its negative (7.038531e-26), so
-// narrow(widen(x)) == x for every float32 x, and a decoded fix re-encodes
-// to the payload it came from.
-func narrow(v float64) float32 {
-	var buf [32]byte
-	s := strconv.AppendFloat(buf[:0], v, 'g', -1, 64)
-	n, err := strconv.ParseFloat(string(s), 32)
-	if err != nil && !errors.Is(err, strconv.ErrRange) {
-		return float32(v) // unreachable: s is a number
-	}
-	return float32(n)
 }
 
 // decodeStrap maps the strap to the domain's "strap open" flag. Unspecified,
@@ -392,32 +330,12 @@ func decodeStrap(s proxmonv1.Strap) proxmon.Flag {
 	return proxmon.FlagUnknown
 }
 
-func encodeStrap(open proxmon.Flag) proxmonv1.Strap {
-	switch open {
-	case proxmon.FlagOn:
-		return proxmonv1.Strap_STRAP_OPEN
-	case proxmon.FlagOff:
-		return proxmonv1.Strap_STRAP_CLOSED
-	}
-	return proxmonv1.Strap_STRAP_UNSPECIFIED
-}
-
 // decodeFlag maps an optional bool: absent is unknown, not false.
 func decodeFlag(b *bool) proxmon.Flag {
 	if b == nil {
 		return proxmon.FlagUnknown
 	}
 	return proxmon.FlagOf(*b)
-}
-
-func encodeFlag(f proxmon.Flag) *bool {
-	switch f {
-	case proxmon.FlagOn:
-		return proto.Bool(true)
-	case proxmon.FlagOff:
-		return proto.Bool(false)
-	}
-	return nil
 }
 
 func decodeSource(s proxmonv1.Source) proxmon.Source {
@@ -432,18 +350,6 @@ func decodeSource(s proxmonv1.Source) proxmon.Source {
 	// Unspecified, or a source added after this version: the position
 	// still counts; its source is unknown.
 	return ""
-}
-
-func encodeSource(s proxmon.Source) proxmonv1.Source {
-	switch s {
-	case proxmon.SourceGNSS:
-		return proxmonv1.Source_SOURCE_GNSS
-	case proxmon.SourceWiFi:
-		return proxmonv1.Source_SOURCE_WIFI
-	case proxmon.SourceCell:
-		return proxmonv1.Source_SOURCE_CELL
-	}
-	return proxmonv1.Source_SOURCE_UNSPECIFIED
 }
 
 // flag maps an optional protobuf bool to a domain flag.

@@ -4,6 +4,8 @@
 //
 // These types stay at the edges: adapters convert them to and from the
 // domain types of package proxmon, and nothing below the adapters imports
-// this package. Regenerate with `make proto`; CI fails when the committed
+// this package. encode.go, written by hand, encodes domain fixes and
+// statuses as devices send them, for every program that plays a device.
+// Regenerate the rest with `make proto`; CI fails when the committed
 // code differs from what the .proto files generate.
 package proxmonv1
