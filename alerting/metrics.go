@@ -1,7 +1,9 @@
 package alerting
 
 import (
+	"math"
 	"strings"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -16,8 +18,12 @@ type Metrics struct {
 	commands  *prometheus.CounterVec // action
 	failures  prometheus.Counter
 	active    prometheus.Gauge
-	pending   prometheus.Gauge
 	connected prometheus.Gauge
+	// pending reports the events alerting has still to act on, asked of
+	// the consumer at each scrape: a notifier stuck on one event must
+	// not report a stale backlog.
+	pending     atomic.Pointer[func() (uint64, bool)]
+	lastPending atomic.Uint64
 }
 
 // NewMetrics creates alerting's metrics and registers them on reg.
@@ -43,10 +49,6 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "proxmon_alerting_warnings_active",
 			Help: "Protected persons' devices with a warning in force (danger, caution or unknown).",
 		}),
-		pending: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "proxmon_alerting_events_pending",
-			Help: "Events in EVENTS that alerting has still to act on.",
-		}),
 		connected: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name:        "proxmon_mqtt_connected",
 			Help:        "1 while the MQTT client is connected to the broker.",
@@ -64,7 +66,20 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	for _, a := range []string{"vibrate", "report_interval"} {
 		m.commands.WithLabelValues(a)
 	}
-	for _, c := range []prometheus.Collector{m.events, m.warnings, m.commands, m.failures, m.active, m.pending, m.connected} {
+	pending := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "proxmon_alerting_events_pending",
+		Help: "Events in EVENTS that alerting has still to act on (the one in hand included); NaN before alerting has its consumer.",
+	}, func() float64 {
+		f := m.pending.Load()
+		if f == nil {
+			return math.NaN()
+		}
+		if n, ok := (*f)(); ok {
+			m.lastPending.Store(n)
+		}
+		return float64(m.lastPending.Load())
+	})
+	for _, c := range []prometheus.Collector{m.events, m.warnings, m.commands, m.failures, m.active, pending, m.connected} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -102,10 +117,17 @@ func (m *Metrics) failed() {
 	}
 }
 
-func (m *Metrics) state(active int, pending uint64) {
+func (m *Metrics) setActive(active int) {
 	if m != nil {
 		m.active.Set(float64(active))
-		m.pending.Set(float64(pending))
+	}
+}
+
+// watchPending sets how the backlog is read: f returns it, or false when
+// it cannot tell (the last value is reported then).
+func (m *Metrics) watchPending(f func() (uint64, bool)) {
+	if m != nil {
+		m.pending.Store(&f)
 	}
 }
 

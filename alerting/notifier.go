@@ -178,7 +178,16 @@ func (n *Notifier) Run(ctx context.Context) error {
 	}
 	// What the devices were told may have lapsed while alerting was away.
 	n.sendAll(ctx, n.notices.Renew(n.o.Now()), nil)
-	n.o.Metrics.state(n.notices.Active(), cons.CachedInfo().NumPending)
+	n.o.Metrics.setActive(n.notices.Active())
+	n.o.Metrics.watchPending(func() (uint64, bool) {
+		ictx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		info, err := cons.Info(ictx)
+		if err != nil {
+			return 0, false
+		}
+		return info.NumPending + uint64(info.NumAckPending), true
+	})
 
 	close(n.ready)
 	n.log.Info("alerting takes events", "consumer", n.o.Consumer)
@@ -314,7 +323,7 @@ func (n *Notifier) handle(ctx context.Context, m jetstream.Msg) error {
 		n.log.Warn("event acknowledgement not confirmed; it may come again", "id", ev.ID, "err", err)
 	}
 	n.o.Metrics.event("handled")
-	n.o.Metrics.state(n.notices.Active(), md.NumPending)
+	n.o.Metrics.setActive(n.notices.Active())
 	return nil
 }
 

@@ -163,9 +163,10 @@ func streamInfo(ctx context.Context, js jetstream.JetStream, name string) (*jets
 // timeout; a stream it cannot read is left out and counted in
 // proxmon_jetstream_scrape_errors_total.
 type StorageCollector struct {
-	js      jetstream.JetStream
-	runner  *Runner
-	timeout time.Duration
+	js          jetstream.JetStream
+	runner      *Runner
+	serverLimit func() int64
+	timeout     time.Duration
 
 	bytes, msgs, store, limit, lag *prometheus.Desc
 	errs                           prometheus.Counter
@@ -181,13 +182,21 @@ func NewStorageCollector(js jetstream.JetStream, runner *Runner) *StorageCollect
 		bytes: prometheus.NewDesc("proxmon_stream_bytes", "Bytes a JetStream stream stores.", []string{"stream"}, nil),
 		msgs:  prometheus.NewDesc("proxmon_stream_messages", "Messages a JetStream stream stores.", []string{"stream"}, nil),
 		store: prometheus.NewDesc("proxmon_jetstream_store_bytes", "File storage the account uses in JetStream, all streams, buckets and MQTT sessions.", nil, nil),
-		limit: prometheus.NewDesc("proxmon_jetstream_store_limit_bytes", "The account's JetStream file storage limit; absent when unlimited.", nil, nil),
+		limit: prometheus.NewDesc("proxmon_jetstream_store_limit_bytes", "The JetStream file storage limit: the account's, else the embedded server's; absent when unknown.", nil, nil),
 		lag:   prometheus.NewDesc("proxmon_engine_lag_records", "Records of the log (FIXES) the engine has still to apply.", nil, nil),
 		errs: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "proxmon_jetstream_scrape_errors_total",
 			Help: "Scrapes that could not read a stream's or the account's JetStream state.",
 		}),
 	}
+}
+
+// WithServerLimit makes the collector report limit's value as the storage
+// limit when the account has none of its own: the embedded server's
+// JetStream limit, which it derives from the free disk at its start.
+func (c *StorageCollector) WithServerLimit(limit func() int64) *StorageCollector {
+	c.serverLimit = limit
+	return c
 }
 
 // Describe implements prometheus.Collector.
@@ -226,8 +235,12 @@ func (c *StorageCollector) Collect(ch chan<- prometheus.Metric) {
 		c.errs.Inc()
 	} else {
 		ch <- prometheus.MustNewConstMetric(c.store, prometheus.GaugeValue, float64(ai.Store))
-		if ai.Limits.MaxStore > 0 {
-			ch <- prometheus.MustNewConstMetric(c.limit, prometheus.GaugeValue, float64(ai.Limits.MaxStore))
+		limit := ai.Limits.MaxStore
+		if limit <= 0 && c.serverLimit != nil {
+			limit = c.serverLimit()
+		}
+		if limit > 0 {
+			ch <- prometheus.MustNewConstMetric(c.limit, prometheus.GaugeValue, float64(limit))
 		}
 	}
 	c.errs.Collect(ch)

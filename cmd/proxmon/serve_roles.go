@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
@@ -125,7 +126,16 @@ func (s *Service) openMetrics() error {
 // engine. mqttURL, user and password are the broker's, as for ingest.
 func (s *Service) openRoles(ctx context.Context, mqttURL, user, password string) error {
 	c, r := s.cfg, &s.roles
-	if err := r.metrics.Register(stream.NewStorageCollector(s.js, s.runner)); err != nil {
+	storage := stream.NewStorageCollector(s.js, s.runner)
+	if s.srv != nil {
+		storage.WithServerLimit(func() int64 {
+			if jc := s.srv.InProcess().JetStreamConfig(); jc != nil {
+				return jc.MaxStore
+			}
+			return 0
+		})
+	}
+	if err := r.metrics.Register(storage); err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
 	if c.hasRole(roleAlerting) {
@@ -138,7 +148,11 @@ func (s *Service) openRoles(ctx context.Context, mqttURL, user, password string)
 		if addr == "" {
 			addr = "127.0.0.1:0"
 		}
-		r.api = api.New(api.Options{Addr: addr, Registry: r.metrics, Ready: s.readiness(),
+		checks := s.readiness()
+		if err := r.metrics.Register(readyGauge(checks)); err != nil {
+			return fmt.Errorf("metrics: %w", err)
+		}
+		r.api = api.New(api.Options{Addr: addr, Registry: r.metrics, Ready: checks,
 			Log: s.log.With("role", roleAPI)})
 		if err := r.api.Open(); err != nil {
 			return err
@@ -214,6 +228,25 @@ func (s *Service) readiness() []api.Check {
 		}})
 	}
 	return checks
+}
+
+// readyGauge reports /readyz as a metric, for alerting rules: 1 when every
+// check passes.
+func readyGauge(checks []api.Check) prometheus.Collector {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "proxmon_ready",
+		Help: "1 when the process is ready (/readyz): NATS connected, the engine caught up, alerting taking events.",
+	}, func() float64 {
+		for _, c := range checks {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			err := c.Err(ctx)
+			cancel()
+			if err != nil {
+				return 0
+			}
+		}
+		return 1
+	})
 }
 
 // closeAlerting stops alerting; an event it was sending is left to the

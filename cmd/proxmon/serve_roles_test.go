@@ -303,7 +303,9 @@ func TestServeRoles(t *testing.T) {
 			`proxmon_engine_lag_records`:                                      0,
 			`proxmon_mqtt_connected{client="ingest"}`:                         1,
 			`proxmon_mqtt_connected{client="alerting"}`:                       1,
-			`proxmon_nats_connected`:                                          1,
+			`proxmon_ready`:                   1,
+			`proxmon_alerting_events_pending`: 0,
+			`proxmon_nats_connected`:          1,
 		}
 		var got map[string]float64
 		deadline := time.Now().Add(15 * time.Second)
@@ -324,7 +326,7 @@ func TestServeRoles(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 		for _, k := range []string{`proxmon_stream_bytes{stream="FIXES"}`, `proxmon_stream_bytes{stream="EVENTS"}`,
-			`proxmon_stream_bytes{stream="REJECTED"}`, `proxmon_jetstream_store_bytes`} {
+			`proxmon_stream_bytes{stream="REJECTED"}`, `proxmon_jetstream_store_bytes`, `proxmon_jetstream_store_limit_bytes`} {
 			if got[k] <= 0 {
 				t.Errorf("%s = %v, want > 0", k, got[k])
 			}
