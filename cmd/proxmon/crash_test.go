@@ -54,7 +54,8 @@ func crashRestart(t *testing.T, brokerArgs []string, deviceURL string, deviceTLS
 		t.Fatal(err)
 	}
 	natsAddr := "127.0.0.1:" + strconv.Itoa(freePort(t))
-	args := append([]string{"serve", "--data", data, "--nats-listen", natsAddr,
+	// The roles this test is about; the api role would listen on HTTP.
+	args := append([]string{"serve", "--roles", "ingest,fence", "--data", data, "--nats-listen", natsAddr,
 		// Fixes in flight to ingest at a kill come back after a second,
 		// and the engine saves its state often, so kills land before,
 		// during and after snapshots.

@@ -42,12 +42,12 @@ var externalBrokers = []struct {
 	}},
 }
 
-// openExternal opens the service in-process as `proxmon serve ARGS` would,
-// with the test's fast clocks, and waits until ingest has subscribed:
+// openExternal opens the service in-process as `proxmon serve ARGS` would
+// (the roles that take fixes to events), with the test's fast clocks, and waits until ingest has subscribed:
 // an external broker keeps QoS 1 messages only for sessions that exist.
 func openExternal(t *testing.T, data string, args ...string) *Service {
 	t.Helper()
-	cfg, err := parseServe(append([]string{"--data", data, "--nats-listen="}, args...), io.Discard)
+	cfg, err := parseServe(append([]string{"--roles", "ingest,fence", "--data", data, "--nats-listen="}, args...), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
