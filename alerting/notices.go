@@ -170,9 +170,9 @@ func (n *Notices) Apply(ev *proxmon.Event, now time.Time) []Message {
 
 // Absorb takes an event that is too old for its own messages (a backlog
 // after an outage, a first start on a long history): its device's state
-// changes, but only the state the devices end up in is sent, by Flush. A
-// protected person does not need to relive an hour of warnings in a
-// minute.
+// changes, but only the state the devices end up in is sent, by Flush
+// (a vibration for a past approach is dropped). A protected person does not
+// need to relive an hour of warnings in a minute.
 func (n *Notices) Absorb(ev *proxmon.Event, now time.Time) {
 	for _, m := range n.Apply(ev, now) {
 		t := n.touched[m.Device]

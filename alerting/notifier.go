@@ -317,7 +317,9 @@ func (n *Notifier) handle(ctx context.Context, m jetstream.Msg) error {
 			return err
 		}
 	}
-	actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	// Acknowledge even when ctx just ended: what was sent need not be
+	// sent again.
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if err := m.DoubleAck(actx); err != nil {
 		n.log.Warn("event acknowledgement not confirmed; it may come again", "id", ev.ID, "err", err)
