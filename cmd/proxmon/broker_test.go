@@ -27,9 +27,9 @@ import (
 // the module's own dependency. Each runs as a separate process on free
 // loopback ports, and can be restarted on the same ports and data.
 
-// mosquittoIngestSecret is the password of proxmon.ingest in the tests'
-// mosquitto.
-const mosquittoIngestSecret = "ingest-secret-0123456789"
+// mosquittoServiceSecret is the password of proxmon.service, proxmon's
+// user, in the tests' mosquitto.
+const mosquittoServiceSecret = "service-secret-0123456789"
 
 // mosquitto is a mosquitto process with the shipped configuration.
 type mosquitto struct {
@@ -54,7 +54,7 @@ func mosquittoBinary(t *testing.T) string {
 }
 
 // startMosquitto writes a configuration from deploy/mosquitto (ports, paths,
-// a password file for proxmon.ingest and fleetDevices, a TLS certificate)
+// a password file for proxmon.service and fleetDevices, a TLS certificate)
 // and starts mosquitto with it.
 func startMosquitto(t *testing.T) *mosquitto {
 	t.Helper()
@@ -81,7 +81,7 @@ func startMosquitto(t *testing.T) *mosquitto {
 	certFile, keyFile := filepath.Join(dir, "server.crt"), filepath.Join(dir, "server.key")
 	m.roots = writeTestCert(t, certFile, keyFile)
 	passwd := filepath.Join(dir, "passwd")
-	users := map[string]string{"proxmon.ingest": mosquittoIngestSecret}
+	users := map[string]string{"proxmon.service": mosquittoServiceSecret}
 	for _, d := range fleetDevices {
 		users[d] = fleetSecret(d)
 	}
@@ -176,10 +176,10 @@ func (m *mosquitto) restart(t *testing.T) time.Time {
 	return time.Now()
 }
 
-// ingestURL is the URL proxmon serve --mqtt takes, with ingest's
+// serviceURL is the URL proxmon serve --mqtt takes, with proxmon's
 // credentials.
-func (m *mosquitto) ingestURL() string {
-	return "tcp://proxmon.ingest:" + mosquittoIngestSecret + "@" + m.plain
+func (m *mosquitto) serviceURL() string {
+	return "tcp://proxmon.service:" + mosquittoServiceSecret + "@" + m.plain
 }
 
 // deviceURL is where devices connect: the TLS listener.

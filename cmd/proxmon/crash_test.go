@@ -41,7 +41,7 @@ func TestCrashRestart(t *testing.T) {
 	})
 	t.Run("mosquitto", func(t *testing.T) {
 		m := startMosquitto(t)
-		crashRestart(t, []string{"--mqtt", m.ingestURL()}, m.deviceURL(), m.deviceTLS())
+		crashRestart(t, []string{"--mqtt", m.serviceURL()}, m.deviceURL(), m.deviceTLS())
 	})
 }
 

@@ -10,7 +10,12 @@ import (
 	"testing"
 	"time"
 
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"google.golang.org/protobuf/proto"
+
 	"github.com/proxmon/proxmon"
+	"github.com/proxmon/proxmon/ingest"
+	"github.com/proxmon/proxmon/proto/proxmonv1"
 	"github.com/proxmon/proxmon/stream"
 )
 
@@ -32,7 +37,7 @@ var externalBrokers = []struct {
 }{
 	{"mosquitto", func(t *testing.T) externalBroker {
 		m := startMosquitto(t)
-		return externalBroker{serveArgs: []string{"--mqtt", m.ingestURL()},
+		return externalBroker{serveArgs: []string{"--mqtt", m.serviceURL()},
 			deviceURL: m.deviceURL(), deviceTLS: m.deviceTLS(), restart: m.restart}
 	}},
 	{"nats-server", func(t *testing.T) externalBroker {
@@ -70,8 +75,9 @@ func openExternal(t *testing.T, data string, args ...string) *Service {
 }
 
 // TestServeExternalBroker runs the service against each external broker:
-// devices' fixes become events, and ingest's persistent session keeps the
-// fixes sent while proxmon is down until it is back.
+// devices' fixes become events, the victim's device gets its warning over
+// the broker, and ingest's persistent session keeps the fixes sent while
+// proxmon is down until it is back.
 func TestServeExternalBroker(t *testing.T) {
 	for _, b := range externalBrokers {
 		t.Run(b.name, func(t *testing.T) {
@@ -82,8 +88,21 @@ func TestServeExternalBroker(t *testing.T) {
 				t.Fatal(err)
 			}
 			data := filepath.Join(dir, "data")
-			s := openExternal(t, data, append(br.serveArgs, "--cases", casesFile)...)
+			args := append([]string{"--roles", "ingest,fence,alerting"}, br.serveArgs...)
+			s := openExternal(t, data, append(args, "--cases", casesFile)...)
 			fl := connectFleet(t, br.deviceURL, br.deviceTLS)
+			warnings := make(chan *proxmonv1.Warning, 16)
+			tok := fl.clients["phone-a"].Subscribe(ingest.TopicPrefix+"phone-a/warning", 1, func(_ mqtt.Client, m mqtt.Message) {
+				w := &proxmonv1.Warning{}
+				if err := proto.Unmarshal(m.Payload(), w); err != nil {
+					t.Errorf("warning: %v", err)
+					return
+				}
+				warnings <- w
+			})
+			if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+				t.Fatalf("subscribe to the warning topic: %v", tok.Error())
+			}
 
 			base := time.Now().UTC().Add(-5 * time.Minute).Truncate(time.Millisecond)
 			at := func(dev string, seq uint64, sec int, northM float64) proxmon.Fix {
@@ -104,6 +123,14 @@ func TestServeExternalBroker(t *testing.T) {
 				evs := events(t, s.js)
 				return hasEvent(evs, want[0]) && hasEvent(evs, want[1])
 			})
+			select {
+			case w := <-warnings:
+				if !slices.Contains(want, w.GetEventId()) {
+					t.Errorf("the victim's warning is for event %q, want one of %q", w.GetEventId(), want)
+				}
+			case <-time.After(15 * time.Second):
+				t.Fatal("no warning reached the victim's device through the broker")
+			}
 			closeService(t, s)
 
 			// proxmon is down; the tag moves away, the phone stays. The
@@ -113,7 +140,7 @@ func TestServeExternalBroker(t *testing.T) {
 			away := at("tag-a", 4, 120, 3000)
 			publishFix(t, fl.clients["tag-a"], away)
 			publishFix(t, fl.clients["phone-a"], at("phone-a", 2, 130, 0))
-			s = openExternal(t, data, br.serveArgs...)
+			s = openExternal(t, data, args...)
 			defer closeService(t, s)
 			want = append(want, id(proxmon.ContactBreach, proxmon.PhaseClose, away), id(proxmon.ContactWarning, proxmon.PhaseClose, away))
 			waitFor(t, "the fixes sent while proxmon was down, and the closes they cause", func() bool {
