@@ -73,6 +73,7 @@ const (
 	RuleZone    = "zone:"    // + zone id
 	RuleDevice  = "device:"  // + device id
 	RuleSystem  = "system"   // ingest_down, network_outage
+	RuleAlert   = "alert:"   // + alert id: escalations
 )
 
 // Event is something the engine (or the monitoring centre) raised. Fields
@@ -101,6 +102,12 @@ type Event struct {
 	// Devices lists the devices a network_outage covers.
 	Devices []string `json:"devices,omitempty"`
 	Drill   bool     `json:"drill,omitempty"`
+	// Alert is the id of the alert an escalation is about, and Level its
+	// count: the n-th deadline the alert passed unacknowledged.
+	Alert string `json:"alert,omitempty"`
+	Level int    `json:"level,omitempty"`
+	// Incidents are the ids of the openings a pattern is made of.
+	Incidents []string `json:"incidents,omitempty"`
 }
 
 // OffenderView returns the event without the fields meant for the
@@ -115,6 +122,8 @@ func (e Event) OffenderView() Event {
 // Rule returns the rule the event belongs to, as used in its id.
 func (e *Event) Rule() string {
 	switch {
+	case e.Alert != "":
+		return RuleAlert + e.Alert
 	case e.Protected != "":
 		return RuleContact + e.Protected
 	case e.Zone != "":
