@@ -239,6 +239,16 @@ func (e *Engine) fix(f *proxmon.Fix) {
 // is the last of a chain of consistent anomalous fixes, which shows that the
 // old position was the wrong one.
 func (e *Engine) anomalous(d *device, fc *fixCtx) bool {
+	if !d.anomalous(fc) {
+		return false
+	}
+	e.setCond(d, condAnomaly, true, fc.trig)
+	return true
+}
+
+// anomalous is the device's part of Engine.anomalous: it decides and keeps
+// the chain, without events (Classifier shares it).
+func (d *device) anomalous(fc *fixCtx) bool {
 	cur := fixCtx{p: d.pos, t: d.posTime, acc: d.posAcc}
 	if !tooFast(&cur, fc) {
 		return false
@@ -251,7 +261,6 @@ func (e *Engine) anomalous(d *device, fc *fixCtx) bool {
 	}
 	d.chain[d.nChain] = *fc
 	d.nChain++
-	e.setCond(d, condAnomaly, true, fc.trig)
 	return true
 }
 

@@ -25,6 +25,9 @@ Usage:
   proxmon serve [flags]                        run the live service (embedded NATS, MQTT ingest, engine)
   proxmon cases apply -f FILE [--nats URL]     validate a case file and put its cases in force
   proxmon evaluate --cases FILE --fixes FILE   evaluate an NDJSON log offline, print events
+  proxmon track export|verify|near ...         read the archive: tracks, evidence, who passed a place
+  proxmon replay --from T1 --to T2             run the engine over an archived period, print events
+  proxmon archive export|import ...            move the whole archive to another installation
   proxmon cases validate FILE                  check a case file, print every fault
   proxmon devices hash-secret < secret         print the bcrypt hash of a device's MQTT secret
   proxmon geo distance                         read "lat1 lon1 lat2 lon2" lines, print metres
@@ -51,6 +54,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return serve(ctx, rest, stderr)
 	case cmd == "cases" && len(rest) > 0 && rest[0] == "apply":
 		return applyCases(ctx, rest[1:], stdout, stderr)
+	case cmd == "track" || cmd == "replay" || cmd == "archive":
+		return archiveTool(ctx, cmd, rest, stdout, stderr)
 	case cmd == "evaluate":
 		return evaluate(ctx, rest, stdin, stdout, stderr)
 	case cmd == "cases" && len(rest) > 0 && rest[0] == "validate":

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/proxmon/proxmon/stream"
+	"github.com/proxmon/proxmon/track"
+)
+
+// toolConn is a command line tool's connection to the service's NATS
+// server (--nats, --secret-file, --tls-ca), as `cases apply` has.
+type toolConn struct {
+	url string
+	sec clientSecurity
+}
+
+func (c *toolConn) flags(fs *flag.FlagSet) {
+	fs.StringVar(&c.url, "nats", envOr("PROXMON_NATS", "nats://127.0.0.1:4222"), "NATS server `URL` [PROXMON_NATS]")
+	c.sec.flags(fs)
+}
+
+func (c *toolConn) connect(name string) (*nats.Conn, jetstream.JetStream, error) {
+	opts, err := c.sec.natsOptions()
+	if err != nil {
+		return nil, nil, err
+	}
+	nc, err := nats.Connect(c.url, append(opts, nats.Name(name))...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect %s: %w%s", c.url, err, c.sec.hint(err))
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return nc, js, nil
+}
+
+// timeFlag is an RFC 3339 time on the command line.
+type timeFlag struct{ t time.Time }
+
+func (f *timeFlag) String() string {
+	if f.t.IsZero() {
+		return ""
+	}
+	return f.t.Format(time.RFC3339Nano)
+}
+
+func (f *timeFlag) Set(s string) error {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return fmt.Errorf("want an RFC 3339 time such as 2026-03-01T10:00:00Z")
+	}
+	f.t = t.UTC()
+	return nil
+}
+
+// parseTool parses a tool's flags; it returns the exit status to return
+// when parsing ends the command (help, a usage error), else -1.
+func parseTool(fs *flag.FlagSet, args []string) int {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	return -1
+}
+
+func trackCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "export":
+			return trackExport(ctx, args[1:], stdout, stderr)
+		}
+	}
+	fmt.Fprint(stderr, "usage: proxmon track export ...\n")
+	return exitUsage
+}
+
+func trackExport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("track export", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		conn     toolConn
+		from, to timeFlag
+		q        track.Query
+	)
+	conn.flags(fs)
+	fs.StringVar(&q.Device, "device", "", "device `id`")
+	fs.Var(&from, "from", "start of the period (GPS time, RFC 3339), inclusive")
+	fs.Var(&to, "to", "end of the period (GPS time, RFC 3339), exclusive")
+	format := fs.String("format", "ndjson", "output `format`: geojson, gpx, csv or ndjson")
+	fs.DurationVar(&q.Warmup, "warmup", track.DefaultWarmup, "log read before --from to learn the device's position, for the flags")
+	fs.DurationVar(&q.Late, "late", track.DefaultLate, "log read after --to for fixes of the period that arrived late")
+	fs.Float64Var(&q.DefaultAccuracyM, "default-accuracy-m", 0, "the device's default_accuracy_m (0: 50)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: proxmon track export --device ID --from T1 --to T2 [--format geojson|gpx|csv|ndjson]\n\nWrites the device's fixes with GPS time in [T1, T2) from the archive (FIXES),\nin log order, with accuracy, source and the engine's flags (out_of_order,\nanomaly, duplicate).")
+		fs.PrintDefaults()
+	}
+	if code := parseTool(fs, args); code >= 0 {
+		return code
+	}
+	f, err := track.ParseFormat(*format)
+	if err != nil || fs.NArg() != 0 {
+		fs.Usage()
+		return exitUsage
+	}
+	q.From, q.To = from.t, to.t
+	nc, js, err := conn.connect("proxmon track export")
+	if err != nil {
+		fmt.Fprintf(stderr, "proxmon track export: %v\n", err)
+		return exitFault
+	}
+	defer nc.Close()
+	if _, err := track.Export(ctx, stream.NewArchive(js), q, f, stdout); err != nil {
+		fmt.Fprintf(stderr, "proxmon track export: %v\n", err)
+		return exitFault
+	}
+	return exitOK
+}
+
+// archiveTool dispatches the commands that read the archive.
+func archiveTool(ctx context.Context, cmd string, args []string, stdout, stderr io.Writer) int {
+	switch cmd {
+	case "track":
+		return trackCmd(ctx, args, stdout, stderr)
+	}
+	fmt.Fprintf(stderr, "proxmon: unknown command %q\n", cmd)
+	return exitUsage
+}

@@ -1,0 +1,60 @@
+package main
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/proxmon/proxmon"
+	"github.com/proxmon/proxmon/stream"
+)
+
+// toolArgs are the flags that connect a tool to the test service.
+func toolArgs(s *Service) []string {
+	return []string{"--nats", s.srv.ClientURL(), "--secret-file", filepath.Join(s.cfg.Data, "service-secret")}
+}
+
+func appendFixes(t *testing.T, s *Service, fixes ...proxmon.Fix) {
+	t.Helper()
+	for _, f := range fixes {
+		r := proxmon.Record{Kind: proxmon.RecordFix, Fix: f}
+		if _, err := stream.AppendSync(t.Context(), s.js, &r); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestTrackExport(t *testing.T) {
+	dir := t.TempDir()
+	s := startService(t, dir, "")
+	defer closeService(t, s)
+	t0 := time.Now().UTC().Add(-10 * time.Minute).Truncate(time.Second)
+	appendFixes(t, s, tagAt(1, t0, 3000), tagAt(2, t0.Add(time.Minute), 2000), tagAt(3, t0.Add(30*time.Second), 2500))
+
+	for _, format := range []string{"ndjson", "csv", "geojson", "gpx"} {
+		args := append([]string{"track", "export", "--device", "tag-1", "--from", t0.Format(time.RFC3339),
+			"--to", t0.Add(time.Hour).Format(time.RFC3339), "--format", format}, toolArgs(s)...)
+		r := runCmd(t, "", args...)
+		if r.code != exitOK {
+			t.Fatalf("%s: exit %d: %s", format, r.code, r.stderr)
+		}
+		if !strings.Contains(r.stdout, "out_of_order") {
+			t.Errorf("%s: the late fix is not flagged:\n%s", format, r.stdout)
+		}
+		if format == "ndjson" {
+			if n := strings.Count(r.stdout, "\n"); n != 3 {
+				t.Errorf("ndjson: %d lines, want 3", n)
+			}
+			var p map[string]any
+			if err := json.Unmarshal([]byte(strings.SplitN(r.stdout, "\n", 2)[0]), &p); err != nil || p["device"] != "tag-1" {
+				t.Errorf("first line %v (%v)", p, err)
+			}
+		}
+	}
+	r := runCmd(t, "", append([]string{"track", "export", "--device", "tag-1", "--from", "yesterday"}, toolArgs(s)...)...)
+	if r.code != exitUsage {
+		t.Errorf("a bad --from: exit %d", r.code)
+	}
+}

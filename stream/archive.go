@@ -1,0 +1,133 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/proxmon/proxmon"
+)
+
+// Archive reads the log (FIXES) back for exports and replays: ordered
+// consumers from a start time or sequence, filtered by subject, so a
+// device's track is read without the rest of the log and in constant
+// memory. It writes nothing.
+type Archive struct {
+	js jetstream.JetStream
+}
+
+// NewArchive returns an Archive on js.
+func NewArchive(js jetstream.JetStream) *Archive { return &Archive{js: js} }
+
+// ScanFixes calls fn, in log order, with the fixes of device (every
+// device's when "") stored in [from, to) (zero to: up to the last record
+// stored when the scan began), with the log's received time. A record that
+// does not decode is skipped, as the engine skips it.
+func (a *Archive) ScanFixes(ctx context.Context, device string, from, to time.Time, fn func(seq uint64, f *proxmon.Fix) error) error {
+	subj := subjFix + Partition + ".*"
+	if device != "" {
+		if !proxmon.ValidID(device) {
+			return fmt.Errorf("scan fixes: invalid device id %q", device)
+		}
+		subj = subjFix + Partition + "." + device
+	}
+	return a.scan(ctx, subj, 0, from, to, func(seq uint64, at time.Time, data []byte) error {
+		r, err := DecodeRecord(data, at)
+		if err != nil || r.Kind != proxmon.RecordFix {
+			return nil
+		}
+		return fn(seq, &r.Fix)
+	})
+}
+
+// ScanRecords calls fn, in log order, with every record from fromSeq on
+// until the first stored at or after to (zero: the last stored when the
+// scan began), with its log time. Records that do not decode are skipped.
+func (a *Archive) ScanRecords(ctx context.Context, fromSeq uint64, to time.Time, fn func(seq uint64, at time.Time, r *proxmon.Record) error) error {
+	if fromSeq == 0 {
+		fromSeq = 1
+	}
+	return a.scan(ctx, "", fromSeq, time.Time{}, to, func(seq uint64, at time.Time, data []byte) error {
+		r, err := DecodeRecord(data, at)
+		if err != nil {
+			return nil
+		}
+		return fn(seq, at, &r)
+	})
+}
+
+// scanWait is how long a scan waits for a message before it asks the
+// server whether any are left for it.
+const scanWait = 250 * time.Millisecond
+
+// scan reads FIXES with an ordered consumer on subject ("" all) from
+// sequence fromSeq, else from time from (zero: the start), and stops at the
+// first message stored at or after to, at the last message stored when
+// the scan began, or when no message is left for its filter.
+func (a *Archive) scan(ctx context.Context, subject string, fromSeq uint64, from, to time.Time, fn func(seq uint64, at time.Time, data []byte) error) error {
+	s, err := a.js.Stream(ctx, Fixes)
+	if err != nil {
+		return fmt.Errorf("scan %s: %w", Fixes, err)
+	}
+	last := s.CachedInfo().State.LastSeq
+	if last == 0 || fromSeq > last {
+		return nil
+	}
+	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
+	if subject != "" {
+		cfg.FilterSubjects = []string{subject}
+	}
+	switch {
+	case fromSeq > 0:
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, fromSeq
+	case !from.IsZero():
+		t := from.UTC()
+		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &t
+	}
+	cons, err := a.js.OrderedConsumer(ctx, Fixes, cfg)
+	if err != nil {
+		return fmt.Errorf("scan %s: %w", Fixes, err)
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(2048))
+	if err != nil {
+		return fmt.Errorf("scan %s: %w", Fixes, err)
+	}
+	defer it.Stop()
+	for {
+		m, err := it.Next(jetstream.NextMaxWait(scanWait))
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) {
+				info, ierr := cons.Info(ctx)
+				if ierr != nil {
+					return fmt.Errorf("scan %s: %w", Fixes, ierr)
+				}
+				if info.NumPending == 0 || info.Delivered.Stream >= last {
+					return nil
+				}
+				continue
+			}
+			return fmt.Errorf("scan %s: %w", Fixes, err)
+		}
+		md, err := m.Metadata()
+		if err != nil {
+			return fmt.Errorf("scan %s: %w", Fixes, err)
+		}
+		seq := md.Sequence.Stream
+		if seq > last || (!to.IsZero() && !md.Timestamp.Before(to)) {
+			return nil
+		}
+		if err := fn(seq, md.Timestamp, m.Data()); err != nil {
+			return err
+		}
+		if md.NumPending == 0 || seq == last {
+			return nil
+		}
+	}
+}
