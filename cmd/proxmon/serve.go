@@ -250,7 +250,10 @@ func (s *Service) Open(ctx context.Context) (err error) {
 		}
 		s.nc, err = nats.Connect("", append(s.natsOptions(), nats.InProcessServer(s.srv.InProcess()), nats.Name("proxmon"))...)
 	} else {
-		s.nc, err = nats.Connect(c.NATSURL, append(s.natsOptions(), nats.Name("proxmon"), nats.MaxReconnects(-1))...)
+		// Reconnect soon after a restart of the server: nats.go's default
+		// wait of 2 s is that much more delay for every alert.
+		s.nc, err = nats.Connect(c.NATSURL, append(s.natsOptions(), nats.Name("proxmon"), nats.MaxReconnects(-1),
+			nats.ReconnectWait(250*time.Millisecond))...)
 	}
 	if err != nil {
 		return fmt.Errorf("connect to NATS: %w", err)
