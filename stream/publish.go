@@ -108,12 +108,18 @@ func (p *eventPublisher) publishOne(ctx context.Context, seq uint64, ev *proxmon
 		if errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence {
 			// JetStream checks the expected sequence before duplicates:
 			// a retry of a publish whose ack was lost lands here, and is
-			// fine if the event is EVENTS' last message.
-			if last, ok := p.storedLast(ctx, ev.ID); ok {
-				p.lastSeq = last
+			// fine if the event is among the messages since. The centre's
+			// events (escalations, patterns) are the other writer EVENTS
+			// has: they carry no input sequence, and are stepped over.
+			last, stored, err := p.since(ctx, ev.ID)
+			if err != nil {
+				return fmt.Errorf("engine: event %s: %w", ev.ID, err)
+			}
+			p.lastSeq = last
+			if stored {
 				return nil
 			}
-			return fmt.Errorf("engine: event %s: %w: %v", ev.ID, ErrConflict, err)
+			continue
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -128,22 +134,34 @@ func (p *eventPublisher) publishOne(ctx context.Context, seq uint64, ev *proxmon
 	}
 }
 
-// storedLast reports whether EVENTS' last message is the event id, and its
-// sequence.
-func (p *eventPublisher) storedLast(ctx context.Context, id string) (uint64, bool) {
+// since reads EVENTS from after lastSeq to its end: its last sequence, and
+// whether the event id is among them. A message from another engine (one
+// with an input sequence) is a conflict.
+func (p *eventPublisher) since(ctx context.Context, id string) (last uint64, stored bool, err error) {
 	s, err := p.js.Stream(ctx, Events)
 	if err != nil {
-		return 0, false
+		return p.lastSeq, false, err
 	}
 	info, err := s.Info(ctx)
-	if err != nil || info.State.LastSeq <= p.lastSeq {
-		return 0, false
+	if err != nil {
+		return p.lastSeq, false, err
 	}
-	m, err := s.GetMsg(ctx, info.State.LastSeq)
-	if err != nil || m.Header.Get(jetstream.MsgIDHeader) != id {
-		return 0, false
+	for seq := p.lastSeq + 1; seq <= info.State.LastSeq; seq++ {
+		m, err := s.GetMsg(ctx, seq)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue
+		}
+		if err != nil {
+			return p.lastSeq, false, err
+		}
+		switch {
+		case m.Header.Get(jetstream.MsgIDHeader) == id:
+			stored = true
+		case m.Header.Get(HeaderInputSeq) != "":
+			return p.lastSeq, false, fmt.Errorf("%w: message %d", ErrConflict, seq)
+		}
 	}
-	return m.Sequence, true
+	return info.State.LastSeq, stored, nil
 }
 
 // EventSubject returns the subject of an event:

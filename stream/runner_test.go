@@ -197,9 +197,10 @@ func TestRunnerRefusesSecondWriter(t *testing.T) {
 	run := start(t, js)
 	waitApplied(t, run.r, 2) // the case record and the fix
 
-	// Another writer appends to EVENTS.
-	m := nats.NewMsg("proxmon.event.info.case-1.pattern")
+	// Another engine appends to EVENTS (its events carry their input).
+	m := nats.NewMsg("proxmon.event.info.case-1.battery_low")
 	m.Data = []byte(`{}`)
+	m.Header.Set(stream.HeaderInputSeq, "1")
 	if _, err := js.PublishMsg(t.Context(), m); err != nil {
 		t.Fatal(err)
 	}

@@ -32,6 +32,8 @@ const (
 	Events    = "EVENTS"
 	Snapshots = "SNAPSHOTS"
 	Cases     = "CASES"
+	Acks      = "ACKS"
+	Audit     = "AUDIT"
 )
 
 // Partition is the only partition of a single node.
@@ -46,6 +48,8 @@ const (
 	subjCase      = "proxmon.case."      // + partition
 	subjRejected  = "proxmon.rejected."  // + reason
 	subjEvent     = "proxmon.event."     // + severity.case.type
+	subjAck       = "proxmon.ack."       // + event id
+	subjAudit     = "proxmon.audit."     // + actor
 )
 
 // Headers.
@@ -120,6 +124,26 @@ func Setup(ctx context.Context, js jetstream.JetStream, c Config) error {
 		Storage:     jetstream.FileStorage,
 		Duplicates:  dup,
 		Replicas:    c.Replicas,
+		AllowDirect: true,
+	}, {
+		// The centre's records are evidence: never deleted, never purged.
+		Name:        Acks,
+		Description: "proxmon acknowledgements and closures of alerts, immutable",
+		Subjects:    []string{subjAck + "*"},
+		Storage:     jetstream.FileStorage,
+		Duplicates:  dup,
+		Replicas:    c.Replicas,
+		DenyDelete:  true,
+		DenyPurge:   true,
+		AllowDirect: true,
+	}, {
+		Name:        Audit,
+		Description: "proxmon audit trail: reads of location data and changes, by actor",
+		Subjects:    []string{subjAudit + "*"},
+		Storage:     jetstream.FileStorage,
+		Replicas:    c.Replicas,
+		DenyDelete:  true,
+		DenyPurge:   true,
 		AllowDirect: true,
 	}}
 	for _, sc := range streams {
