@@ -32,7 +32,7 @@ const defaultMQTTAckWait = 10 * time.Second
 // durabilityConfig is the part of serve's configuration that decides what
 // survives a crash and how soon it comes back.
 type durabilityConfig struct {
-	// Fsync is fsyncAlways or fsyncInterval ("" = interval).
+	// Fsync is fsyncAlways or fsyncInterval ("" = always).
 	Fsync string
 	// MQTTAckWait is the embedded MQTT listener's redelivery wait;
 	// 0 = defaultMQTTAckWait.
@@ -42,7 +42,7 @@ type durabilityConfig struct {
 }
 
 func (c *durabilityConfig) flags(fs *flag.FlagSet, env func(name, def string) string) {
-	fs.StringVar(&c.Fsync, "fsync", env("PROXMON_FSYNC", fsyncInterval), "embedded JetStream syncs to disk `always` (every write, before it is acknowledged) or every 2 min (interval); see docs/DURABILITY.md [PROXMON_FSYNC]")
+	fs.StringVar(&c.Fsync, "fsync", env("PROXMON_FSYNC", fsyncAlways), "embedded JetStream syncs to disk `always` (every write, before it is acknowledged: an acknowledged fix survives a power loss) or every 2 min (interval: faster, but a power loss can lose what was acknowledged); see docs/DURABILITY.md [PROXMON_FSYNC]")
 	fs.StringVar(&c.snapshotEvery, "snapshot-every", env("PROXMON_SNAPSHOT_EVERY", "10s"), "how often, at most, the engine saves its state; a restart replays the log from the last save [PROXMON_SNAPSHOT_EVERY]")
 	fs.StringVar(&c.ackWait, "mqtt-ack-wait", env("PROXMON_MQTT_ACK_WAIT", defaultMQTTAckWait.String()), "embedded MQTT listener: how long to wait for a PUBACK before sending a QoS 1 message again (what was in flight to ingest at a crash comes this late) [PROXMON_MQTT_ACK_WAIT]")
 }

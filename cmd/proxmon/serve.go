@@ -236,7 +236,7 @@ func (s *Service) Open(ctx context.Context) (err error) {
 				return err
 			}
 		}
-		o := natsd.Options{Dir: c.Data, Listen: c.NATSListen, SyncAlways: c.Fsync == fsyncAlways,
+		o := natsd.Options{Dir: c.Data, Listen: c.NATSListen, SyncAlways: c.Fsync != fsyncInterval,
 			MQTTAckWait: c.MQTTAckWait, Log: s.log.With("component", "natsd")}
 		if embeddedMQTT {
 			o.MQTTListen = c.MQTTListen
