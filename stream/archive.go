@@ -2,6 +2,7 @@ package stream
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -130,4 +131,52 @@ func (a *Archive) scan(ctx context.Context, subject string, fromSeq uint64, from
 			return nil
 		}
 	}
+}
+
+// SnapshotBefore returns the latest engine snapshot (history, or the
+// current one) that covers the log up to a record stored before t: the
+// engine's state, the sequence of that record and its log time. Without
+// one, state is nil and err too.
+func (a *Archive) SnapshotBefore(ctx context.Context, t time.Time) (state []byte, seq uint64, at time.Time, err error) {
+	obs, err := a.js.ObjectStore(ctx, Snapshots)
+	if err != nil {
+		return nil, 0, time.Time{}, fmt.Errorf("snapshots: %w", err)
+	}
+	refs, err := listSnapshots(ctx, obs, true)
+	if err != nil {
+		return nil, 0, time.Time{}, fmt.Errorf("snapshots: %w", err)
+	}
+	var best *snapshotRef
+	for i := range refs {
+		if refs[i].at.Before(t) && (best == nil || refs[i].seq > best.seq) {
+			best = &refs[i]
+		}
+	}
+	if best == nil {
+		return nil, 0, time.Time{}, nil
+	}
+	data, err := obs.GetBytes(ctx, best.name)
+	if err != nil {
+		return nil, 0, time.Time{}, fmt.Errorf("snapshot %s: %w", best.name, err)
+	}
+	var s snapshot
+	if err := json.Unmarshal(data, &s); err != nil {
+		return nil, 0, time.Time{}, fmt.Errorf("snapshot %s: %w", best.name, err)
+	}
+	if s.Seq != best.seq {
+		// The current snapshot was replaced between List and Get; the
+		// history never is.
+		return a.SnapshotBefore(ctx, t)
+	}
+	return s.State, s.Seq, s.Time, nil
+}
+
+// FirstSeq returns the first sequence FIXES still holds (retention removes
+// the older records).
+func (a *Archive) FirstSeq(ctx context.Context) (uint64, error) {
+	s, err := a.js.Stream(ctx, Fixes)
+	if err != nil {
+		return 0, fmt.Errorf("stream %s: %w", Fixes, err)
+	}
+	return s.CachedInfo().State.FirstSeq, nil
 }

@@ -1,12 +1,15 @@
 package stream
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -25,6 +28,14 @@ type RunnerOptions struct {
 	// SnapshotEvery is how often, at most, the engine's state is saved;
 	// default 10 s.
 	SnapshotEvery time.Duration
+	// HistoryEvery is how often, at most, a snapshot is also kept as
+	// history (one object per snapshot, named after its sequence), for
+	// replays of the past (`proxmon replay` starts from the last one
+	// before its period); default 1 h, negative: no history.
+	HistoryEvery time.Duration
+	// Retention removes history snapshots older than this (FIXES no longer
+	// holds the records after them); 0 keeps them all.
+	Retention time.Duration
 	// Metrics, when set, counts events and their latency and keeps the
 	// engine's device counts.
 	Metrics *RunnerMetrics
@@ -38,6 +49,9 @@ func (o *RunnerOptions) ensureDefaults() {
 	if o.SnapshotEvery == 0 {
 		o.SnapshotEvery = 10 * time.Second
 	}
+	if o.HistoryEvery == 0 {
+		o.HistoryEvery = time.Hour
+	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
@@ -47,14 +61,21 @@ func (o *RunnerOptions) ensureDefaults() {
 // engine writes to the same log. The runner stops rather than interleave.
 var ErrConflict = errors.New("EVENTS written by another engine")
 
-// snapshotName is the object of partition 0's engine state.
-const snapshotName = "fence-" + Partition
+// snapshotName is the object of partition 0's engine state, replaced at
+// every snapshot; historyPrefix + the 20-digit sequence names a snapshot
+// kept as history. Both carry metadata "seq" and "time" (the log time of
+// the record Seq).
+const (
+	snapshotName  = "fence-" + Partition
+	historyPrefix = snapshotName + ".h."
+)
 
 // snapshot is the object stored in SNAPSHOTS: the engine's state after the
-// FIXES record Seq.
+// FIXES record Seq, stored at Time.
 type snapshot struct {
 	Partition string          `json:"partition"`
 	Seq       uint64          `json:"seq"`
+	Time      time.Time       `json:"time,omitzero"`
 	State     json.RawMessage `json:"state"`
 }
 
@@ -65,6 +86,8 @@ type Runner struct {
 	js   jetstream.JetStream
 	o    RunnerOptions
 	seq  atomic.Uint64 // last record applied
+	at   atomic.Int64  // its log time, Unix ns
+	hist time.Time     // log time of the latest history snapshot
 	stop chan uint64   // drain up to this sequence, then return
 
 	running atomic.Bool   // Run is applying records
@@ -133,7 +156,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		if seq == snapSeq {
 			return nil
 		}
-		if err := r.save(sctx, eng, seq); err != nil {
+		if err := r.save(sctx, eng, seq, time.Unix(0, r.at.Load()).UTC()); err != nil {
 			return err
 		}
 		snapSeq, lastSnap = seq, time.Now()
@@ -185,6 +208,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		if err := pub.publish(ctx, seq, events); err != nil {
 			return err
 		}
+		r.at.Store(md.Timestamp.UnixNano())
 		r.seq.Store(seq)
 		r.o.Metrics.refresh(eng, md.NumPending == 0)
 		if time.Since(lastSnap) >= r.o.SnapshotEvery {
@@ -259,17 +283,25 @@ func (r *Runner) restore(ctx context.Context) (*fence.Engine, uint64, error) {
 	if err != nil {
 		return nil, 0, err
 	}
+	if !s.Time.IsZero() {
+		r.at.Store(s.Time.UnixNano())
+	}
+	if hist, err := listSnapshots(ctx, obs); err == nil && len(hist) > 0 {
+		r.hist = hist[len(hist)-1].at
+	}
 	return eng, s.Seq + 1, nil
 }
 
-// save stores the engine's state after record seq. Every event up to seq is
-// stored already: Run publishes a record's events before it goes on.
-func (r *Runner) save(ctx context.Context, eng *fence.Engine, seq uint64) error {
+// save stores the engine's state after record seq, stored at at. Every
+// event up to seq is stored already: Run publishes a record's events before
+// it goes on. Every HistoryEvery of log time the snapshot is also kept as
+// history, and history older than Retention goes.
+func (r *Runner) save(ctx context.Context, eng *fence.Engine, seq uint64, at time.Time) error {
 	state, err := eng.Snapshot()
 	if err != nil {
 		return fmt.Errorf("snapshot: %w", err)
 	}
-	data, err := json.Marshal(snapshot{Partition: Partition, Seq: seq, State: state})
+	data, err := json.Marshal(snapshot{Partition: Partition, Seq: seq, Time: at, State: state})
 	if err != nil {
 		return fmt.Errorf("snapshot: %w", err)
 	}
@@ -277,12 +309,66 @@ func (r *Runner) save(ctx context.Context, eng *fence.Engine, seq uint64) error 
 	if err != nil {
 		return fmt.Errorf("snapshot: %w", err)
 	}
-	if _, err := obs.Put(ctx, jetstream.ObjectMeta{
-		Name:     snapshotName,
-		Metadata: map[string]string{"seq": strconv.FormatUint(seq, 10)},
-	}, bytesReader(data)); err != nil {
+	meta := map[string]string{"seq": strconv.FormatUint(seq, 10), "time": at.Format(time.RFC3339Nano)}
+	if _, err := obs.Put(ctx, jetstream.ObjectMeta{Name: snapshotName, Metadata: meta}, bytesReader(data)); err != nil {
 		return fmt.Errorf("snapshot: %w", err)
 	}
 	r.o.Log.Debug("snapshot saved", "seq", seq, "bytes", len(data))
+	if r.o.HistoryEvery < 0 || (!r.hist.IsZero() && at.Sub(r.hist) < r.o.HistoryEvery) {
+		return nil
+	}
+	if _, err := obs.Put(ctx, jetstream.ObjectMeta{Name: historyName(seq), Metadata: meta}, bytesReader(data)); err != nil {
+		return fmt.Errorf("snapshot history: %w", err)
+	}
+	r.hist = at
+	if r.o.Retention > 0 {
+		hist, err := listSnapshots(ctx, obs)
+		if err != nil {
+			return fmt.Errorf("snapshot history: %w", err)
+		}
+		for _, h := range hist {
+			if h.name != snapshotName && at.Sub(h.at) > r.o.Retention {
+				if err := obs.Delete(ctx, h.name); err != nil {
+					return fmt.Errorf("snapshot history: %w", err)
+				}
+			}
+		}
+	}
 	return nil
+}
+
+func historyName(seq uint64) string { return fmt.Sprintf("%s%020d", historyPrefix, seq) }
+
+// snapshotRef is a stored snapshot: its object, the sequence it covers and
+// that record's log time.
+type snapshotRef struct {
+	name string
+	seq  uint64
+	at   time.Time
+}
+
+// listSnapshots returns the history snapshots by sequence; with current
+// set, the current snapshot too (when it records its time).
+func listSnapshots(ctx context.Context, obs jetstream.ObjectStore, current ...bool) ([]snapshotRef, error) {
+	infos, err := obs.List(ctx)
+	if errors.Is(err, jetstream.ErrNoObjectsFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var refs []snapshotRef
+	for _, in := range infos {
+		if !strings.HasPrefix(in.Name, historyPrefix) && !(in.Name == snapshotName && len(current) > 0 && current[0]) {
+			continue
+		}
+		seq, err1 := strconv.ParseUint(in.Metadata["seq"], 10, 64)
+		at, err2 := time.Parse(time.RFC3339Nano, in.Metadata["time"])
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		refs = append(refs, snapshotRef{name: in.Name, seq: seq, at: at})
+	}
+	slices.SortFunc(refs, func(a, b snapshotRef) int { return cmp.Compare(a.seq, b.seq) })
+	return refs, nil
 }

@@ -157,3 +157,5 @@ func exportCSV(ctx context.Context, log Log, q Query, w io.Writer) (int, error) 
 func num(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 
 func appendNum(b []byte, v float64) []byte { return strconv.AppendFloat(b, v, 'f', -1, 64) }
+
+func newLineWriter(w io.Writer) *bufio.Writer { return bufio.NewWriterSize(w, 64<<10) }

@@ -287,7 +287,7 @@ func (s *Service) Open(ctx context.Context) (err error) {
 	}
 	if c.hasRole(roleFence) {
 		s.runner = stream.NewRunner(s.js, stream.RunnerOptions{TickEvery: c.TickEvery,
-			SnapshotEvery: c.SnapshotEvery, Metrics: s.roles.runnerMetrics, Log: s.log.With("role", roleFence)})
+			SnapshotEvery: c.SnapshotEvery, Retention: c.Retention, Metrics: s.roles.runnerMetrics, Log: s.log.With("role", roleFence)})
 		rctx, cancel := context.WithCancel(s.groupCtx)
 		s.stopRunner = cancel
 		s.runnerDone = make(chan error, 1)

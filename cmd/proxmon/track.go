@@ -133,7 +133,62 @@ func archiveTool(ctx context.Context, cmd string, args []string, stdout, stderr 
 	switch cmd {
 	case "track":
 		return trackCmd(ctx, args, stdout, stderr)
+	case "replay":
+		return replay(ctx, args, stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "proxmon: unknown command %q\n", cmd)
 	return exitUsage
+}
+
+func replay(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		conn     toolConn
+		from, to timeFlag
+		q        track.ReplayQuery
+	)
+	conn.flags(fs)
+	fs.Var(&from, "from", "start of the period (log time, RFC 3339), inclusive")
+	fs.Var(&to, "to", "end of the period (log time, RFC 3339), exclusive")
+	fs.StringVar(&q.Case, "case", "", "print only this case's events")
+	casesPath := fs.String("cases", "", "case `file` put in force at --from over the cases of the same id: what would these bans have caught")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: proxmon replay --from T1 --to T2 [--case ID] [--cases FILE]\n\nRuns the engine over the archived log stored in [T1, T2), from the last engine\nsnapshot before T1, and prints the events of the period, one JSON object a\nline. With the cases of the log it prints the events raised live.")
+		fs.PrintDefaults()
+	}
+	if code := parseTool(fs, args); code >= 0 {
+		return code
+	}
+	if fs.NArg() != 0 || from.t.IsZero() || to.t.IsZero() {
+		fs.Usage()
+		return exitUsage
+	}
+	q.From, q.To = from.t, to.t
+	if *casesPath != "" {
+		cf, err := loadCaseFile(*casesPath)
+		if err != nil {
+			fmt.Fprintf(stderr, "proxmon replay: %v\n", err)
+			return exitFault
+		}
+		q.Cases = cf
+	}
+	nc, js, err := conn.connect("proxmon replay")
+	if err != nil {
+		fmt.Fprintf(stderr, "proxmon replay: %v\n", err)
+		return exitFault
+	}
+	defer nc.Close()
+	a := stream.NewArchive(js)
+	st, err := track.Replay(ctx, a, a, q, stdout)
+	if err != nil {
+		fmt.Fprintf(stderr, "proxmon replay: %v\n", err)
+		return exitFault
+	}
+	snap := "the start of the log"
+	if !st.SnapshotTime.IsZero() {
+		snap = "the snapshot of " + st.SnapshotTime.Format(time.RFC3339Nano)
+	}
+	fmt.Fprintf(stderr, "proxmon replay: %d records from sequence %d (%s), %d events\n", st.Records, st.FromSeq, snap, st.Events)
+	return exitOK
 }
