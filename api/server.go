@@ -1,12 +1,16 @@
 // Package api is the api role's HTTP server: Prometheus metrics on
 // /metrics, liveness on /healthz and readiness on /readyz, for the
-// operators of the platform and their orchestrator.
+// operators of the platform and their orchestrator; and the monitoring
+// centre's /api/v1 (alerts, acknowledgements, closures, reports, the
+// dead-man's switch, the audit trail).
 //
 // Invariants: metrics come from the registry the server is given, never the
-// global one, so several servers live in one process (and one test); the
-// server reads no personal data, so none of its answers needs an audit
-// entry; /readyz answers 503 with every failing check's reason, never a bare
-// "not ready".
+// global one, so several servers live in one process (and one test);
+// /readyz answers 503 with every failing check's reason, never a bare
+// "not ready". Every /api/v1 call needs a bearer token whose role allows it
+// (401 without one, 403 outside the role), and is appended to the audit
+// trail before its answer is written: nothing is read without its entry.
+// Errors are problem details (RFC 9457), never a bare 500.
 package api
 
 import (
@@ -41,6 +45,16 @@ type Options struct {
 	Ready []Check
 	// CheckTimeout bounds each readiness check; default 2 s.
 	CheckTimeout time.Duration
+	// Centre, when set, serves the monitoring centre's /api/v1 endpoints
+	// to the Users' bearer tokens; every call is audited.
+	Centre Centre
+	Users  *Users
+	// Alarms returns the dead-man's switch's alarms for /api/v1/status.
+	Alarms func(context.Context) []Alarm
+	// MetricsToken, when set, makes /metrics require a user's token
+	// (any role); by default it is open, like /healthz and /readyz.
+	MetricsToken bool
+	Now          func() time.Time
 	Log          *slog.Logger
 }
 
@@ -53,6 +67,9 @@ func (o *Options) ensureDefaults() {
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
 	}
 }
 
@@ -84,12 +101,26 @@ func (s *Server) Handler() http.Handler {
 		ErrorHandling: promhttp.ContinueOnError, // a failing collector must not hide the others
 		Registry:      s.o.Registry,
 	})
-	mux.Handle("GET /metrics", promhttp.InstrumentMetricHandler(s.o.Registry, metrics))
+	var metricsHandler http.Handler = promhttp.InstrumentMetricHandler(s.o.Registry, metrics)
+	if s.o.MetricsToken {
+		open := metricsHandler
+		metricsHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if s.o.Users.user(r) == nil {
+				writeProblem(w, problem(http.StatusUnauthorized, "unauthenticated", "a valid bearer token is required"))
+				return
+			}
+			open.ServeHTTP(w, r)
+		})
+	}
+	mux.Handle("GET /metrics", metricsHandler)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
+	if s.o.Centre != nil {
+		s.centreRoutes(mux)
+	}
 	return mux
 }
 

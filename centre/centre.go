@@ -28,6 +28,8 @@ var (
 	ErrEngineOpen     = errors.New("the engine still has this condition open")
 	ErrClosed         = errors.New("the alert is closed")
 	ErrForbidden      = errors.New("not allowed for this role")
+	// ErrChanged: another action on the alert was stored first; look again.
+	ErrChanged = errors.New("the alert changed meanwhile")
 )
 
 // Kind of an operator's action on an alert.

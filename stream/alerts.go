@@ -18,7 +18,7 @@ import (
 
 // ErrChanged is returned by AlertStore.Act when another action on the same
 // alert was stored first: the caller should look again.
-var ErrChanged = errors.New("the alert changed meanwhile")
+var ErrChanged = centre.ErrChanged
 
 // AlertStore is the centre's alert state: a centre.Book that follows
 // EVENTS and ACKS, and the writer of acknowledgements and closures (to
@@ -205,6 +205,11 @@ func (s *AlertStore) Audit(ctx context.Context, e centre.AuditEntry) error {
 		return fmt.Errorf("audit: %w", err)
 	}
 	return nil
+}
+
+// AuditEntries returns the audit entries of AUDIT; see AuditEntries.
+func (s *AlertStore) AuditEntries(ctx context.Context, since time.Time, keep func(*centre.AuditEntry) bool, limit int) ([]centre.AuditEntry, error) {
+	return AuditEntries(ctx, s.js, since, keep, limit)
 }
 
 // AuditEntries returns the audit entries stored since since, oldest first,
