@@ -16,10 +16,10 @@ func TestServeFsyncFlag(t *testing.T) {
 		want string // Fsync, or the error's substring when err
 		err  bool
 	}{
-		{name: "default", env: "-", want: fsyncInterval},
-		{name: "flag always", env: "-", args: []string{"--fsync", "always"}, want: fsyncAlways},
-		{name: "env always", env: "always", want: fsyncAlways},
-		{name: "flag wins over env", env: "always", args: []string{"--fsync=interval"}, want: fsyncInterval},
+		{name: "default", env: "-", want: fsyncAlways},
+		{name: "flag interval", env: "-", args: []string{"--fsync", "interval"}, want: fsyncInterval},
+		{name: "env interval", env: "interval", want: fsyncInterval},
+		{name: "flag wins over env", env: "interval", args: []string{"--fsync=always"}, want: fsyncAlways},
 		{name: "unknown", env: "-", args: []string{"--fsync", "sometimes"}, want: `--fsync "sometimes": want always or interval`, err: true},
 		{name: "unknown in env", env: "never", want: `--fsync "never"`, err: true},
 		{name: "checked with external NATS too", env: "-", args: []string{"--nats", "nats://127.0.0.1:4222", "--fsync", "x"}, want: `--fsync "x"`, err: true},
