@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"path/filepath"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -80,9 +82,11 @@ func trackCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		switch args[0] {
 		case "export":
 			return trackExport(ctx, args[1:], stdout, stderr)
+		case "verify":
+			return trackVerify(args[1:], stdout, stderr)
 		}
 	}
-	fmt.Fprint(stderr, "usage: proxmon track export ...\n")
+	fmt.Fprint(stderr, "usage: proxmon track export|verify|near ... (-h for each)\n")
 	return exitUsage
 }
 
@@ -102,6 +106,8 @@ func trackExport(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	fs.DurationVar(&q.Warmup, "warmup", track.DefaultWarmup, "log read before --from to learn the device's position, for the flags")
 	fs.DurationVar(&q.Late, "late", track.DefaultLate, "log read after --to for fixes of the period that arrived late")
 	fs.Float64Var(&q.DefaultAccuracyM, "default-accuracy-m", 0, "the device's default_accuracy_m (0: 50)")
+	evidence := fs.String("evidence", "", "write an evidence package (hash chain, signed manifest) into `dir` instead of --format to stdout")
+	keyPath := fs.String("key", defaultEvidenceKey(), "Ed25519 evidence key `file` (PEM), generated with mode 0600 at first use [PROXMON_EVIDENCE_KEY]")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: proxmon track export --device ID --from T1 --to T2 [--format geojson|gpx|csv|ndjson]\n\nWrites the device's fixes with GPS time in [T1, T2) from the archive (FIXES),\nin log order, with accuracy, source and the engine's flags (out_of_order,\nanomaly, duplicate).")
 		fs.PrintDefaults()
@@ -121,6 +127,20 @@ func trackExport(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		return exitFault
 	}
 	defer nc.Close()
+	if *evidence != "" {
+		key, err := track.LoadOrCreateKey(*keyPath)
+		if err != nil {
+			fmt.Fprintf(stderr, "proxmon track export: --key: %v\n", err)
+			return exitFault
+		}
+		m, err := track.WriteEvidence(ctx, stream.NewArchive(js), q, *evidence, key)
+		if err != nil {
+			fmt.Fprintf(stderr, "proxmon track export: %v\n", err)
+			return exitFault
+		}
+		fmt.Fprintf(stdout, "%s: %d records of %s, head %s, signed by key %s\n", *evidence, m.Count, m.Device, m.Head, m.KeyID)
+		return exitOK
+	}
 	if _, err := track.Export(ctx, stream.NewArchive(js), q, f, stdout); err != nil {
 		fmt.Fprintf(stderr, "proxmon track export: %v\n", err)
 		return exitFault
@@ -190,5 +210,43 @@ func replay(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		snap = "the snapshot of " + st.SnapshotTime.Format(time.RFC3339Nano)
 	}
 	fmt.Fprintf(stderr, "proxmon replay: %d records from sequence %d (%s), %d events\n", st.Records, st.FromSeq, snap, st.Events)
+	return exitOK
+}
+
+func defaultEvidenceKey() string {
+	return envOr("PROXMON_EVIDENCE_KEY", filepath.Join(defaultDataDir(), "evidence-key"))
+}
+
+func trackVerify(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("track verify", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	pubPath := fs.String("pub", "", "PEM public `file` of the service's evidence key (the key file's .pub); without it, the key the manifest names is reported for you to compare")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: proxmon track verify [--pub FILE] DIR\n\nChecks an evidence package: the manifest's signature, then the hash chain;\nnames the first altered, missing or reordered record. Exit status 1 if any.")
+		fs.PrintDefaults()
+	}
+	if code := parseTool(fs, args); code >= 0 {
+		return code
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return exitUsage
+	}
+	var trusted ed25519.PublicKey
+	if *pubPath != "" {
+		var err error
+		if trusted, err = track.LoadPublicKey(*pubPath); err != nil {
+			fmt.Fprintf(stderr, "proxmon track verify: --pub: %v\n", err)
+			return exitUsage
+		}
+	}
+	dir := fs.Arg(0)
+	m, err := track.Verify(dir, trusted)
+	if err != nil {
+		fmt.Fprintf(stdout, "%s: %v\n", dir, err)
+		return exitFault
+	}
+	fmt.Fprintf(stdout, "%s: ok: %d records of %s in [%s, %s), signed by key %s\n", dir, m.Count, m.Device,
+		m.From.Format(time.RFC3339), m.To.Format(time.RFC3339), m.KeyID)
 	return exitOK
 }

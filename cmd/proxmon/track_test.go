@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -56,5 +57,35 @@ func TestTrackExport(t *testing.T) {
 	r := runCmd(t, "", append([]string{"track", "export", "--device", "tag-1", "--from", "yesterday"}, toolArgs(s)...)...)
 	if r.code != exitUsage {
 		t.Errorf("a bad --from: exit %d", r.code)
+	}
+}
+
+func TestTrackEvidence(t *testing.T) {
+	dir := t.TempDir()
+	s := startService(t, dir, "")
+	defer closeService(t, s)
+	t0 := time.Now().UTC().Add(-10 * time.Minute).Truncate(time.Second)
+	appendFixes(t, s, tagAt(1, t0, 3000), tagAt(2, t0.Add(time.Minute), 2000), tagAt(3, t0.Add(2*time.Minute), 1000))
+	key := filepath.Join(dir, "keys", "evidence-key")
+	pkg := filepath.Join(dir, "case-17-evidence")
+	args := append([]string{"track", "export", "--device", "tag-1", "--from", t0.Format(time.RFC3339),
+		"--to", t0.Add(time.Hour).Format(time.RFC3339), "--evidence", pkg, "--key", key}, toolArgs(s)...)
+	if r := runCmd(t, "", args...); r.code != exitOK || !strings.Contains(r.stdout, "3 records of tag-1") {
+		t.Fatalf("export --evidence: exit %d: %s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := runCmd(t, "", "track", "verify", "--pub", key+".pub", pkg); r.code != exitOK || !strings.Contains(r.stdout, "ok: 3 records") {
+		t.Fatalf("verify: exit %d: %s%s", r.code, r.stdout, r.stderr)
+	}
+	records := filepath.Join(pkg, "records.ndjson")
+	b, err := os.ReadFile(records)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(b), "\n")
+	if err := os.WriteFile(records, []byte(lines[0]+lines[2]), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := runCmd(t, "", "track", "verify", pkg); r.code != exitFault || !strings.Contains(r.stdout, "record 1 missing") {
+		t.Errorf("verify of a package without record 1: exit %d: %s", r.code, r.stdout)
 	}
 }
