@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -84,6 +86,8 @@ func trackCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return trackExport(ctx, args[1:], stdout, stderr)
 		case "verify":
 			return trackVerify(args[1:], stdout, stderr)
+		case "near":
+			return trackNear(ctx, args[1:], stdout, stderr)
 		}
 	}
 	fmt.Fprint(stderr, "usage: proxmon track export|verify|near ... (-h for each)\n")
@@ -248,5 +252,48 @@ func trackVerify(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "%s: ok: %d records of %s in [%s, %s), signed by key %s\n", dir, m.Count, m.Device,
 		m.From.Format(time.RFC3339), m.To.Format(time.RFC3339), m.KeyID)
+	return exitOK
+}
+
+func trackNear(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("track near", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		conn     toolConn
+		from, to timeFlag
+		q        track.NearQuery
+	)
+	conn.flags(fs)
+	at := fs.String("at", "", "the place, `LAT,LON` (WGS84 degrees)")
+	fs.Float64Var(&q.RadiusM, "radius-m", 0, "radius in `metres`")
+	fs.Var(&from, "from", "start of the period (GPS time, RFC 3339), inclusive")
+	fs.Var(&to, "to", "end of the period (GPS time, RFC 3339), exclusive")
+	fs.DurationVar(&q.Late, "late", track.DefaultLate, "log read after --to for fixes of the period that arrived late")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: proxmon track near --at LAT,LON --radius-m R --from T1 --to T2\n\nPrints the devices with a fix within R metres of the place in the period,\nclosest first: closest approach, its time and accuracy, fixes within R.")
+		fs.PrintDefaults()
+	}
+	if code := parseTool(fs, args); code >= 0 {
+		return code
+	}
+	lat, lon, ok := strings.Cut(*at, ",")
+	var err1, err2 error
+	q.At.Lat, err1 = strconv.ParseFloat(strings.TrimSpace(lat), 64)
+	q.At.Lon, err2 = strconv.ParseFloat(strings.TrimSpace(lon), 64)
+	if !ok || err1 != nil || err2 != nil || fs.NArg() != 0 {
+		fs.Usage()
+		return exitUsage
+	}
+	q.From, q.To = from.t, to.t
+	nc, js, err := conn.connect("proxmon track near")
+	if err != nil {
+		fmt.Fprintf(stderr, "proxmon track near: %v\n", err)
+		return exitFault
+	}
+	defer nc.Close()
+	if _, err := track.WriteNear(ctx, stream.NewArchive(js), q, stdout); err != nil {
+		fmt.Fprintf(stderr, "proxmon track near: %v\n", err)
+		return exitFault
+	}
 	return exitOK
 }

@@ -89,3 +89,25 @@ func TestTrackEvidence(t *testing.T) {
 		t.Errorf("verify of a package without record 1: exit %d: %s", r.code, r.stdout)
 	}
 }
+
+func TestTrackNear(t *testing.T) {
+	s := startService(t, t.TempDir(), "")
+	defer closeService(t, s)
+	t0 := time.Now().UTC().Add(-10 * time.Minute).Truncate(time.Second)
+	appendFixes(t, s, tagAt(1, t0, 3000), tagAt(2, t0.Add(time.Minute), 120), tagAt(3, t0.Add(2*time.Minute), 2000))
+	r := runCmd(t, "", append([]string{"track", "near", "--at", "51.92,4.47", "--radius-m", "500",
+		"--from", t0.Format(time.RFC3339), "--to", t0.Add(time.Hour).Format(time.RFC3339)}, toolArgs(s)...)...)
+	if r.code != exitOK {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	var p struct {
+		Device    string    `json:"device"`
+		DistanceM float64   `json:"distance_m"`
+		Time      time.Time `json:"time"`
+		Fixes     int       `json:"fixes"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &p); err != nil || p.Device != "tag-1" || p.Fixes != 1 ||
+		!p.Time.Equal(t0.Add(time.Minute)) || p.DistanceM < 119 || p.DistanceM > 121 {
+		t.Errorf("near: %q (%v)", r.stdout, err)
+	}
+}
