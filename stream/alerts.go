@@ -260,3 +260,41 @@ func AuditEntries(ctx context.Context, js jetstream.JetStream, since time.Time, 
 		}
 	}
 }
+
+// DispatchPrefix starts the name of every dispatch terminal's durable
+// consumer on EVENTS.
+const DispatchPrefix = "dispatch-"
+
+// TickAge returns how long ago FIXES stored the engine's last tick; false
+// when it holds none.
+func TickAge(ctx context.Context, js jetstream.JetStream, now time.Time) (time.Duration, bool, error) {
+	st, err := js.Stream(ctx, Fixes)
+	if err != nil {
+		return 0, false, err
+	}
+	m, err := st.GetLastMsgForSubject(ctx, subjTick+Partition)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	return now.Sub(m.Time), true, nil
+}
+
+// DispatchTerminals counts the dispatch terminals connected now: their
+// consumers have a pull waiting.
+func DispatchTerminals(ctx context.Context, js jetstream.JetStream) (int, error) {
+	st, err := js.Stream(ctx, Events)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	lister := st.ListConsumers(ctx)
+	for info := range lister.Info() {
+		if len(info.Name) > len(DispatchPrefix) && info.Name[:len(DispatchPrefix)] == DispatchPrefix && info.NumWaiting > 0 {
+			n++
+		}
+	}
+	return n, lister.Err()
+}

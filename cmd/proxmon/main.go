@@ -24,6 +24,8 @@ const usage = `proxmon: real-time proximity monitoring of offenders and protecte
 Usage:
   proxmon serve [flags]                        run the live service (embedded NATS, MQTT ingest, engine)
   proxmon cases apply -f FILE [--nats URL]     validate a case file and put its cases in force
+  proxmon alerts list|ack|close|report         the monitoring centre's alerts, through the HTTP API
+  proxmon users token                          a new API token and the hash for the users file
   proxmon evaluate --cases FILE --fixes FILE   evaluate an NDJSON log offline, print events
   proxmon track export|verify|near ...         read the archive: tracks, evidence, who passed a place
   proxmon replay --from T1 --to T2             run the engine over an archived period, print events
@@ -52,6 +54,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	switch {
 	case cmd == "serve":
 		return serve(ctx, rest, stderr)
+	case cmd == "alerts":
+		return alertsCmd(ctx, rest, stdout, stderr)
+	case cmd == "users":
+		return usersCmd(rest, stdout, stderr)
 	case cmd == "cases" && len(rest) > 0 && rest[0] == "apply":
 		return applyCases(ctx, rest[1:], stdout, stderr)
 	case cmd == "track" || cmd == "replay" || cmd == "archive":

@@ -37,15 +37,20 @@ type rolesConfig struct {
 	AlertingClientID string
 	// Alerting's timing; zero values are alerting's defaults.
 	AlertingTiming alerting.Timing
+	centreConfig
 }
 
 func (c *rolesConfig) flags(fs *flag.FlagSet, env func(name, def string) string) {
 	fs.StringVar(&c.HTTPListen, "http-listen", env("PROXMON_HTTP_LISTEN", "127.0.0.1:8080"), "api role's HTTP listener `host:port` (/metrics, /healthz, /readyz); plain HTTP, so beyond loopback only with --insecure [PROXMON_HTTP_LISTEN]")
+	c.centreConfig.flags(fs, env)
 	fs.StringVar(&c.AlertingClientID, "alerting-client-id", env("PROXMON_ALERTING_CLIENT_ID", alerting.DefaultClientID), "alerting's MQTT client `id`: its persistent session; one process per id [PROXMON_ALERTING_CLIENT_ID]")
 }
 
 // validateRoles checks the alerting and api settings and says what to fix.
 func (c *serveConfig) validateRoles() error {
+	if err := c.validateCentre(); err != nil {
+		return err
+	}
 	if c.hasRole(roleAPI) && c.HTTPListen != "" {
 		host, _, err := net.SplitHostPort(c.HTTPListen)
 		if err != nil {
@@ -143,6 +148,10 @@ func (s *Service) openRoles(ctx context.Context, mqttURL, user, password string)
 			return err
 		}
 	}
+	alerts, err := s.openCentre(ctx)
+	if err != nil {
+		return err
+	}
 	if c.hasRole(roleAPI) {
 		addr := c.HTTPListen
 		if addr == "" {
@@ -152,7 +161,11 @@ func (s *Service) openRoles(ctx context.Context, mqttURL, user, password string)
 		if err := r.metrics.Register(readyGauge(checks)); err != nil {
 			return fmt.Errorf("metrics: %w", err)
 		}
+		if err := r.metrics.Register(s.centreMetrics()); err != nil {
+			return fmt.Errorf("metrics: %w", err)
+		}
 		r.api = api.New(api.Options{Addr: addr, Registry: r.metrics, Ready: checks,
+			Centre: alerts, Users: c.users, Alarms: s.alarms, MetricsToken: c.MetricsToken,
 			Log: s.log.With("role", roleAPI)})
 		if err := r.api.Open(); err != nil {
 			return err

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/proxmon/proxmon"
+	"github.com/proxmon/proxmon/api"
+	"github.com/proxmon/proxmon/centre"
+	"github.com/proxmon/proxmon/ingest"
+)
+
+// A breach travels MQTT -> engine -> EVENTS -> the centre's API; nobody
+// acknowledges it, so it escalates (to EVENTS and the webhook); an
+// operator acknowledges it through the CLI; closing it while the engine
+// holds it is refused; the report shows the time to acknowledge; every
+// call is in the audit trail.
+func TestCentre(t *testing.T) {
+	dir := t.TempDir()
+	casesFile := filepath.Join(dir, "cases.yaml")
+	if err := os.WriteFile(casesFile, []byte(serveCases), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const opToken, supToken = "operator-token-for-tests", "supervisor-token-for-tests"
+	usersFile := filepath.Join(dir, "users.yaml")
+	users := fmt.Sprintf("users:\n  - {name: op-1, role: operator, token_sha256: %s}\n  - {name: sup-1, role: supervisor, token_sha256: %s}\n",
+		api.HashToken(opToken), api.HashToken(supToken))
+	if err := os.WriteFile(usersFile, []byte(users), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var (
+		hookMu sync.Mutex
+		hooks  []proxmon.Event
+	)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var ev proxmon.Event
+		if json.NewDecoder(r.Body).Decode(&ev) == nil {
+			hookMu.Lock()
+			hooks = append(hooks, ev)
+			hookMu.Unlock()
+		}
+	}))
+	defer hook.Close()
+
+	s := &Service{cfg: &serveConfig{
+		Data: filepath.Join(dir, "data"), MQTTListen: "127.0.0.1:0", NATSListen: "127.0.0.1:0",
+		Roles: availableRoles, Cases: casesFile, ClientID: ingest.DefaultClientID,
+		TickEvery: 100 * time.Millisecond, HeartbeatEvery: 100 * time.Millisecond,
+		SnapshotEvery: 500 * time.Millisecond,
+	}}
+	s.cfg.HTTPListen = "127.0.0.1:0"
+	s.cfg.UsersFile, s.cfg.Deadlines, s.cfg.EscalationWebhook = usersFile, "high/critical=1s", hook.URL
+	if testing.Verbose() {
+		s.cfg.Log = slogForTest(t)
+	}
+	if err := s.cfg.validate(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	if err := s.Open(ctx); err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	defer closeService(t, s)
+	base := "http://" + s.roles.api.Addr()
+	devs := devices(t, s)
+
+	start := time.Now().UTC().Add(-3 * time.Minute).Truncate(time.Millisecond)
+	v := victim
+	v.Seq, v.Time = 1, start
+	breach := tagAt(1, start.Add(60*time.Second), 400)
+	for _, f := range []proxmon.Fix{v, breach} {
+		publishStored(t, s, devs[f.Device], f)
+	}
+	breachID := contactID(proxmon.ContactBreach, proxmon.PhaseOpen, breach)
+
+	get := func(token, path string, out any) int {
+		t.Helper()
+		req, _ := http.NewRequest("GET", base+path, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		if out != nil {
+			_ = json.NewDecoder(res.Body).Decode(out)
+		}
+		return res.StatusCode
+	}
+	waitFor(t, "the breach in /api/v1/alerts", func() bool {
+		var out struct{ Alerts []centre.Alert }
+		get(opToken, "/api/v1/alerts?severity=critical", &out)
+		return len(out.Alerts) > 0 && out.Alerts[0].Event.ID == breachID
+	})
+	if code := get("", "/api/v1/alerts", nil); code != http.StatusUnauthorized {
+		t.Fatalf("without a token: %d", code)
+	}
+
+	// Unacknowledged for 1 s: escalated, in EVENTS and at the webhook.
+	waitFor(t, "an escalation of the breach", func() bool {
+		for _, ev := range events(t, s.js) {
+			if ev.Type == proxmon.Escalation && ev.Alert == breachID && ev.Level >= 1 {
+				hookMu.Lock()
+				defer hookMu.Unlock()
+				return len(hooks) > 0 && hooks[0].Alert == breachID
+			}
+		}
+		return false
+	})
+
+	cli := func(token string, args ...string) (int, string) {
+		t.Helper()
+		t.Setenv("PROXMON_TOKEN", token)
+		var out, errb bytes.Buffer
+		code := run(t.Context(), append(args, "--api", base), strings.NewReader(""), &out, &errb)
+		return code, out.String() + errb.String()
+	}
+	if code, out := cli(opToken, "alerts", "ack", breachID, "--note", "police informed"); code != exitOK {
+		t.Fatalf("ack: %d %s", code, out)
+	}
+	if code, out := cli(opToken, "alerts", "close", breachID, "--reason", "handled"); code != exitFault || !strings.Contains(out, "engine still has") {
+		t.Fatalf("close of an engine-open alert: %d %s", code, out)
+	}
+	if code, out := cli(opToken, "alerts", "list", "--open"); code != exitOK || !strings.Contains(out, breachID) || !strings.Contains(out, "acknowledged") {
+		t.Fatalf("list: %d %s", code, out)
+	}
+	code, out := cli(supToken, "alerts", "report", "--since", "1h", "--json")
+	var rep centre.Report
+	if code != exitOK || json.Unmarshal([]byte(out), &rep) != nil {
+		t.Fatalf("report: %d %s", code, out)
+	}
+	if c := rep.Severities[0]; c.Count < 1 || c.Acknowledged < 1 || c.AckMaxS < 1 || len(c.OverDeadline) < 1 {
+		t.Fatalf("report: %+v", c)
+	}
+	if code, out := cli(opToken, "alerts", "report"); code != exitFault || !strings.Contains(out, "403") {
+		t.Fatalf("report as operator: %d %s", code, out)
+	}
+
+	// The dead-man's switch: no dispatch terminal is connected.
+	var st struct {
+		OK     bool
+		Alarms []api.Alarm
+	}
+	get(opToken, "/api/v1/status", &st)
+	if st.OK || !strings.Contains(fmt.Sprint(st.Alarms), "no_dispatch") {
+		t.Fatalf("status: %+v", st)
+	}
+
+	var audit struct{ Entries []centre.AuditEntry }
+	get(supToken, "/api/v1/audit?actor=op-1", &audit)
+	var acks int
+	for _, e := range audit.Entries {
+		if e.Action == string(centre.AckAlerts) && e.Alert == breachID && e.Status == http.StatusCreated {
+			acks++
+		}
+	}
+	if acks != 1 {
+		t.Fatalf("audit of op-1: %+v", audit.Entries)
+	}
+}
