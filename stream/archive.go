@@ -70,9 +70,16 @@ const scanWait = 250 * time.Millisecond
 // first message stored at or after to, at the last message stored when
 // the scan began, or when no message is left for its filter.
 func (a *Archive) scan(ctx context.Context, subject string, fromSeq uint64, from, to time.Time, fn func(seq uint64, at time.Time, data []byte) error) error {
-	s, err := a.js.Stream(ctx, Fixes)
+	return scanStream(ctx, a.js, Fixes, subject, fromSeq, from, to, func(m jetstream.Msg, md *jetstream.MsgMetadata) error {
+		return fn(md.Sequence.Stream, md.Timestamp, m.Data())
+	})
+}
+
+// scanStream is scan on any stream, with the whole message.
+func scanStream(ctx context.Context, js jetstream.JetStream, name, subject string, fromSeq uint64, from, to time.Time, fn func(m jetstream.Msg, md *jetstream.MsgMetadata) error) error {
+	s, err := js.Stream(ctx, name)
 	if err != nil {
-		return fmt.Errorf("scan %s: %w", Fixes, err)
+		return fmt.Errorf("scan %s: %w", name, err)
 	}
 	last := s.CachedInfo().State.LastSeq
 	if last == 0 || fromSeq > last {
@@ -89,13 +96,13 @@ func (a *Archive) scan(ctx context.Context, subject string, fromSeq uint64, from
 		t := from.UTC()
 		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &t
 	}
-	cons, err := a.js.OrderedConsumer(ctx, Fixes, cfg)
+	cons, err := js.OrderedConsumer(ctx, name, cfg)
 	if err != nil {
-		return fmt.Errorf("scan %s: %w", Fixes, err)
+		return fmt.Errorf("scan %s: %w", name, err)
 	}
 	it, err := cons.Messages(jetstream.PullMaxMessages(2048))
 	if err != nil {
-		return fmt.Errorf("scan %s: %w", Fixes, err)
+		return fmt.Errorf("scan %s: %w", name, err)
 	}
 	defer it.Stop()
 	for {
@@ -107,24 +114,24 @@ func (a *Archive) scan(ctx context.Context, subject string, fromSeq uint64, from
 			if errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) {
 				info, ierr := cons.Info(ctx)
 				if ierr != nil {
-					return fmt.Errorf("scan %s: %w", Fixes, ierr)
+					return fmt.Errorf("scan %s: %w", name, ierr)
 				}
 				if info.NumPending == 0 || info.Delivered.Stream >= last {
 					return nil
 				}
 				continue
 			}
-			return fmt.Errorf("scan %s: %w", Fixes, err)
+			return fmt.Errorf("scan %s: %w", name, err)
 		}
 		md, err := m.Metadata()
 		if err != nil {
-			return fmt.Errorf("scan %s: %w", Fixes, err)
+			return fmt.Errorf("scan %s: %w", name, err)
 		}
 		seq := md.Sequence.Stream
 		if seq > last || (!to.IsZero() && !md.Timestamp.Before(to)) {
 			return nil
 		}
-		if err := fn(seq, md.Timestamp, m.Data()); err != nil {
+		if err := fn(m, md); err != nil {
 			return err
 		}
 		if md.NumPending == 0 || seq == last {

@@ -159,6 +159,8 @@ func archiveTool(ctx context.Context, cmd string, args []string, stdout, stderr 
 		return trackCmd(ctx, args, stdout, stderr)
 	case "replay":
 		return replay(ctx, args, stdout, stderr)
+	case "archive":
+		return archiveCmd(ctx, args, stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "proxmon: unknown command %q\n", cmd)
 	return exitUsage
@@ -295,5 +297,63 @@ func trackNear(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "proxmon track near: %v\n", err)
 		return exitFault
 	}
+	return exitOK
+}
+
+func archiveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || (args[0] != "export" && args[0] != "import") {
+		fmt.Fprint(stderr, "usage: proxmon archive export [--from T1] [--to T2] [--imported NAME] DIR\n       proxmon archive import [--name NAME] DIR\n")
+		return exitUsage
+	}
+	export := args[0] == "export"
+	fs := flag.NewFlagSet("archive "+args[0], flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		conn     toolConn
+		from, to timeFlag
+	)
+	conn.flags(fs)
+	fs.Var(&from, "from", "export: records stored at or after this time (RFC 3339); default: the oldest")
+	fs.Var(&to, "to", "export: records stored before this time (RFC 3339); default: all")
+	name := fs.String("imported", "", "export: the history imported under this `name` (ARCHIVE stream) instead of this installation's log")
+	if !export {
+		name = fs.String("name", "", "import: `name` of the imported history (its subjects proxmon.archive.NAME.>); required")
+	}
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: proxmon archive export [--from T1] [--to T2] [--imported NAME] DIR\n       proxmon archive import --name NAME DIR\n\nexport writes FIXES and REJECTED (every message with subject, headers, payload,\nsequence and store time) into DIR with a manifest of hashes. import checks the\nfiles and stores them in the ARCHIVE stream under NAME: apart from FIXES, so no\nlive engine ever takes imported history for the present.")
+		fs.PrintDefaults()
+	}
+	if code := parseTool(fs, args[1:]); code >= 0 {
+		return code
+	}
+	if fs.NArg() != 1 || (!export && *name == "") {
+		fs.Usage()
+		return exitUsage
+	}
+	dir := fs.Arg(0)
+	nc, js, err := conn.connect("proxmon archive " + args[0])
+	if err != nil {
+		fmt.Fprintf(stderr, "proxmon archive: %v\n", err)
+		return exitFault
+	}
+	defer nc.Close()
+	if export {
+		sum, err := stream.ExportArchive(ctx, js, from.t, to.t, dir, *name)
+		if err != nil {
+			fmt.Fprintf(stderr, "proxmon archive export: %v\n", err)
+			return exitFault
+		}
+		for _, s := range []string{stream.Fixes, stream.Rejected} {
+			ss := sum.Streams[s]
+			fmt.Fprintf(stdout, "%s: %d messages, contents %s\n", s, ss.Messages, ss.Contents)
+		}
+		return exitOK
+	}
+	n, err := stream.ImportArchive(ctx, js, dir, *name)
+	if err != nil {
+		fmt.Fprintf(stderr, "proxmon archive import: %v\n", err)
+		return exitFault
+	}
+	fmt.Fprintf(stdout, "imported as %s: %d log records, %d rejections\n", *name, n[stream.Fixes], n[stream.Rejected])
 	return exitOK
 }

@@ -111,3 +111,25 @@ func TestTrackNear(t *testing.T) {
 		t.Errorf("near: %q (%v)", r.stdout, err)
 	}
 }
+
+func TestArchiveCommands(t *testing.T) {
+	s := startService(t, t.TempDir(), "")
+	defer closeService(t, s)
+	t0 := time.Now().UTC().Add(-10 * time.Minute).Truncate(time.Second)
+	appendFixes(t, s, tagAt(1, t0, 3000), tagAt(2, t0.Add(time.Minute), 2000))
+	out := filepath.Join(t.TempDir(), "archive")
+	r := runCmd(t, "", append([]string{"archive", "export", "--to", time.Now().UTC().Format(time.RFC3339Nano)}, append(toolArgs(s), out)...)...)
+	if r.code != exitOK || !strings.Contains(r.stdout, "FIXES: ") {
+		t.Fatalf("export: exit %d: %s%s", r.code, r.stdout, r.stderr)
+	}
+	first := strings.SplitN(r.stdout, "\n", 2)[0]
+	r = runCmd(t, "", append([]string{"archive", "import", "--name", "old-site"}, append(toolArgs(s), out)...)...)
+	if r.code != exitOK || !strings.Contains(r.stdout, "imported as old-site") {
+		t.Fatalf("import: exit %d: %s%s", r.code, r.stdout, r.stderr)
+	}
+	back := filepath.Join(t.TempDir(), "back")
+	r = runCmd(t, "", append([]string{"archive", "export", "--imported", "old-site"}, append(toolArgs(s), back)...)...)
+	if r.code != exitOK || strings.SplitN(r.stdout, "\n", 2)[0] != first {
+		t.Errorf("export of the import: %q, want %q", r.stdout, first)
+	}
+}
