@@ -23,8 +23,11 @@ const usage = `proxmon: real-time proximity monitoring of offenders and protecte
 
 Usage:
   proxmon serve [flags]                        run the live service (embedded NATS, MQTT ingest, engine)
+  proxmon demo [flags]                         the service with a small simulated fleet; prints alerts as they come
+  proxmon simulate [flags]                     simulate a fleet of drill cases against a running service, report
   proxmon cases apply -f FILE [--nats URL]     validate a case file and put its cases in force
   proxmon alerts list|ack|close|report         the monitoring centre's alerts, through the HTTP API
+  proxmon dispatch --terminal ID               a monitoring centre's terminal: alerts as they arrive, once
   proxmon users token                          a new API token and the hash for the users file
   proxmon evaluate --cases FILE --fixes FILE   evaluate an NDJSON log offline, print events
   proxmon track export|verify|near ...         read the archive: tracks, evidence, who passed a place
@@ -54,8 +57,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	switch {
 	case cmd == "serve":
 		return serve(ctx, rest, stderr)
+	case cmd == "simulate":
+		return simulate(ctx, rest, stdout, stderr)
+	case cmd == "demo":
+		return demo(ctx, rest, stdout, stderr)
 	case cmd == "alerts":
 		return alertsCmd(ctx, rest, stdout, stderr)
+	case cmd == "dispatch":
+		return dispatchCmd(ctx, rest, stdin, stdout, stderr)
 	case cmd == "users":
 		return usersCmd(rest, stdout, stderr)
 	case cmd == "cases" && len(rest) > 0 && rest[0] == "apply":
