@@ -17,6 +17,11 @@ import (
 // installation of proxmon.
 func installation(t *testing.T) jetstream.JetStream {
 	t.Helper()
+	return installationWith(t, stream.Config{})
+}
+
+func installationWith(t *testing.T, cfg stream.Config) jetstream.JetStream {
+	t.Helper()
 	srv, err := natsd.Start(natsd.Options{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
@@ -31,7 +36,7 @@ func installation(t *testing.T) jetstream.JetStream {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := stream.Setup(t.Context(), js, stream.Config{}); err != nil {
+	if err := stream.Setup(t.Context(), js, cfg); err != nil {
 		t.Fatal(err)
 	}
 	return js

@@ -331,7 +331,6 @@ func eachLine(dir string, fn func(pos int, line []byte) error) error {
 	return sc.Err()
 }
 
-
 // LoadOrCreateKey reads the service's Ed25519 evidence key (PKCS #8 PEM)
 // from path; when the file does not exist it generates one (mode 0600)
 // and writes its public key to path.pub. A key file others can read is
