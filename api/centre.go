@@ -97,6 +97,9 @@ func (s *Server) centreRoutes(mux *http.ServeMux) {
 	s.route(mux, "GET /api/v1/reports/alerts", centre.ReadReports, s.report)
 	s.route(mux, "GET /api/v1/status", centre.ReadStatus, s.status)
 	s.route(mux, "GET /api/v1/audit", centre.ReadAudit, s.audit)
+	if s.o.Dispatch != nil {
+		s.route(mux, "POST /api/v1/dispatch/{terminal}/next", centre.ReadAlerts, s.next)
+	}
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, problem(http.StatusNotFound, "not_found", "no such endpoint"))
 	})

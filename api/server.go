@@ -49,6 +49,9 @@ type Options struct {
 	// to the Users' bearer tokens; every call is audited.
 	Centre Centre
 	Users  *Users
+	// Dispatch, when set, serves the dispatch terminals'
+	// /api/v1/dispatch/{terminal}/next.
+	Dispatch Dispatch
 	// Alarms returns the dead-man's switch's alarms for /api/v1/status.
 	Alarms func(context.Context) []Alarm
 	// MetricsToken, when set, makes /metrics require a user's token

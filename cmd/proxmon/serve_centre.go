@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/proxmon/proxmon"
@@ -94,15 +95,23 @@ func (s *Service) openCentre(ctx context.Context) (*stream.AlertStore, error) {
 
 // alarms is the dead-man's switch: silence must never look like safety.
 func (s *Service) alarms(ctx context.Context) []api.Alarm {
+	return deadMan(ctx, s.js, s.cfg.DeadManAfter, time.Now())
+}
+
+// deadMan returns the alarms of the dead-man's switch: the engine's ticks
+// older than after, no dispatch terminal connected.
+func deadMan(ctx context.Context, js jetstream.JetStream, after time.Duration, now time.Time) []api.Alarm {
 	var out []api.Alarm
-	age, ok, err := stream.TickAge(ctx, s.js, time.Now())
+	age, ok, err := stream.TickAge(ctx, js, now)
 	switch {
 	case err != nil:
 		out = append(out, api.Alarm{Code: "engine_unknown", Detail: "cannot read the engine's ticks: " + err.Error()})
-	case !ok || age > s.cfg.DeadManAfter:
+	case !ok:
+		out = append(out, api.Alarm{Code: "engine_silent", Detail: "no engine tick in the log: alerts are NOT being checked"})
+	case age > after:
 		out = append(out, api.Alarm{Code: "engine_silent", Detail: fmt.Sprintf("no engine tick for %s: alerts are NOT being checked", age.Round(time.Second))})
 	}
-	n, err := stream.DispatchTerminals(ctx, s.js)
+	n, err := stream.DispatchTerminals(ctx, js)
 	if err != nil {
 		out = append(out, api.Alarm{Code: "dispatch_unknown", Detail: "cannot count dispatch terminals: " + err.Error()})
 	} else if n == 0 {

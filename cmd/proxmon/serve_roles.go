@@ -166,7 +166,8 @@ func (s *Service) openRoles(ctx context.Context, mqttURL, user, password string)
 		}
 		r.api = api.New(api.Options{Addr: addr, Registry: r.metrics, Ready: checks,
 			Centre: alerts, Users: c.users, Alarms: s.alarms, MetricsToken: c.MetricsToken,
-			Log: s.log.With("role", roleAPI)})
+			Dispatch: stream.NewDispatcher(s.js, s.log.With("component", "dispatch")),
+			Log:      s.log.With("role", roleAPI)})
 		if err := r.api.Open(); err != nil {
 			return err
 		}
