@@ -97,6 +97,10 @@ func (s *Server) centreRoutes(mux *http.ServeMux) {
 	s.route(mux, "GET /api/v1/reports/alerts", centre.ReadReports, s.report)
 	s.route(mux, "GET /api/v1/status", centre.ReadStatus, s.status)
 	s.route(mux, "GET /api/v1/audit", centre.ReadAudit, s.audit)
+	if s.o.Devices != nil {
+		s.route(mux, "GET /api/v1/devices", centre.ReadDevices, s.listDevices)
+		s.route(mux, "GET /api/v1/devices/{id}", centre.ReadDevices, s.getDevice)
+	}
 	if s.o.Dispatch != nil {
 		s.route(mux, "POST /api/v1/dispatch/{terminal}/next", centre.ReadAlerts, s.next)
 	}

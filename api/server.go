@@ -52,6 +52,9 @@ type Options struct {
 	// Dispatch, when set, serves the dispatch terminals'
 	// /api/v1/dispatch/{terminal}/next.
 	Dispatch Dispatch
+	// Devices, when set, serves /api/v1/devices: positions, last seen,
+	// battery, open alerts, who is near a place.
+	Devices Devices
 	// Alarms returns the dead-man's switch's alarms for /api/v1/status.
 	Alarms func(context.Context) []Alarm
 	// MetricsToken, when set, makes /metrics require a user's token

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -102,4 +103,35 @@ func (b *CaseBook) Device(id string) (proxmon.Device, bool) {
 	defer b.mu.RUnlock()
 	d, ok := b.devices[id]
 	return d, ok
+}
+
+// CasesOf returns the cases that use the device (as offender or protected
+// person), by id.
+func (b *CaseBook) CasesOf(device string) []string {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	var out []string
+	for id, c := range b.cases {
+		uses := c.Offender == device
+		for _, ban := range c.ContactBans {
+			uses = uses || ban.Protected == device
+		}
+		if uses {
+			out = append(out, id)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// DeviceIDs returns the ids of the devices of the cases held.
+func (b *CaseBook) DeviceIDs() []string {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	out := make([]string, 0, len(b.devices))
+	for id := range b.devices {
+		out = append(out, id)
+	}
+	slices.Sort(out)
+	return out
 }

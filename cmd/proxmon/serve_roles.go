@@ -164,10 +164,18 @@ func (s *Service) openRoles(ctx context.Context, mqttURL, user, password string)
 		if err := r.metrics.Register(s.centreMetrics()); err != nil {
 			return fmt.Errorf("metrics: %w", err)
 		}
+		book, err := stream.WatchCaseBook(s.groupCtx, s.js, s.log)
+		if err != nil {
+			return err
+		}
+		positions, err := stream.WatchPositions(s.groupCtx, s.js, book, s.log.With("component", "positions"))
+		if err != nil {
+			return err
+		}
 		r.api = api.New(api.Options{Addr: addr, Registry: r.metrics, Ready: checks,
 			Centre: alerts, Users: c.users, Alarms: s.alarms, MetricsToken: c.MetricsToken,
-			Dispatch: stream.NewDispatcher(s.js, s.log.With("component", "dispatch")),
-			Log:      s.log.With("role", roleAPI)})
+			Dispatch: stream.NewDispatcher(s.js, s.log.With("component", "dispatch")), Devices: positions,
+			Log: s.log.With("role", roleAPI)})
 		if err := r.api.Open(); err != nil {
 			return err
 		}
