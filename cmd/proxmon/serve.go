@@ -81,10 +81,15 @@ Flags:
 
 // parseServe reads serve's flags over the environment's PROXMON_* values.
 func parseServe(args []string, stderr io.Writer) (*serveConfig, error) {
-	env := envOr
+	file, err := loadConfigFile(findConfig(args))
+	if err != nil {
+		return nil, err
+	}
+	env := file.env
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	c := &serveConfig{}
+	fs.String("config", os.Getenv("PROXMON_CONFIG"), "YAML `file` of settings, keyed by these flags' names; flags and environment variables win over it [PROXMON_CONFIG]")
 	var roles, retention string
 	fs.StringVar(&c.Data, "data", env("PROXMON_DATA", defaultDataDir()), "data `dir`ectory of the embedded NATS server (JetStream) [PROXMON_DATA]")
 	fs.StringVar(&c.MQTTListen, "mqtt-listen", env("PROXMON_MQTT_LISTEN", "127.0.0.1:1883"), "embedded MQTT listener `host:port` [PROXMON_MQTT_LISTEN]")
@@ -110,7 +115,9 @@ func parseServe(args []string, stderr io.Writer) (*serveConfig, error) {
 		fs.Usage()
 		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
-	var err error
+	if err := file.check(fs); err != nil {
+		return nil, err
+	}
 	if c.Retention, err = time.ParseDuration(retention); err != nil || c.Retention < 0 {
 		return nil, fmt.Errorf("--retention %q: want a duration such as 2160h", retention)
 	}
