@@ -74,7 +74,9 @@ tags over MQTT, and the api role serves /metrics, /healthz and /readyz on
 --http-listen. Without --nats and --mqtt it starts an embedded NATS server
 with JetStream in --data, an MQTT listener and a NATS listener, all on
 loopback. Each flag can also be set by the environment variable named after
-it (PROXMON_DATA, PROXMON_MQTT_LISTEN, ...); flags win.
+it (PROXMON_DATA, PROXMON_MQTT_LISTEN, ...) or in a YAML --config file keyed
+by the flag's name (mqtt-listen: 0.0.0.0:8883); flags win over the
+environment, the environment over the file.
 
 Flags:
 `
