@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/proxmon/proxmon/natsd"
+	"github.com/proxmon/proxmon/natsd/natsdtest"
 )
 
 func mustServerTLS(t *testing.T, f natsd.TLSFiles) *tls.Config {
@@ -28,7 +29,7 @@ func mustServerTLS(t *testing.T, f natsd.TLSFiles) *tls.Config {
 // With a certificate, both listeners speak TLS only: a client that trusts
 // the CA connects, a plain one does not.
 func TestTLSListeners(t *testing.T) {
-	pki := mustPKI(t)
+	pki := natsdtest.MustPKI(t)
 	s := startSecured(t, func(o *natsd.Options, _ *natsd.AuthOptions) {
 		o.TLS = mustServerTLS(t, natsd.TLSFiles{Cert: pki.CertFile, Key: pki.KeyFile})
 	})
@@ -61,7 +62,7 @@ func TestTLSListeners(t *testing.T) {
 		other := startSecured(t, func(o *natsd.Options, _ *natsd.AuthOptions) {
 			o.TLS = mustServerTLS(t, natsd.TLSFiles{Cert: pki.CertFile, Key: pki.KeyFile})
 		})
-		otherPKI := mustPKI(t)
+		otherPKI := natsdtest.MustPKI(t)
 		stranger := startSecured(t, func(o *natsd.Options, _ *natsd.AuthOptions) {
 			o.TLS = mustServerTLS(t, natsd.TLSFiles{Cert: otherPKI.CertFile, Key: otherPKI.KeyFile})
 		})
@@ -97,7 +98,7 @@ func TestTLSListeners(t *testing.T) {
 // With a client CA, a device must present a certificate it issued; the
 // service's users authenticate with the service secret alone.
 func TestTLSClientCertificates(t *testing.T) {
-	pki := mustPKI(t)
+	pki := natsdtest.MustPKI(t)
 	s := startSecured(t, func(o *natsd.Options, ao *natsd.AuthOptions) {
 		o.TLS = mustServerTLS(t, natsd.TLSFiles{Cert: pki.CertFile, Key: pki.KeyFile, CA: pki.CAFile})
 		ao.RequireDeviceCert = true

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/proxmon/proxmon/ingest"
+	"github.com/proxmon/proxmon/natsd/natsdtest"
 	"github.com/proxmon/proxmon/stream"
 )
 
@@ -202,7 +203,7 @@ func TestServeSecretFile(t *testing.T) {
 // ingest reaches it over TLS too, and cases apply speaks TLS to the NATS
 // listener.
 func TestServeTLS(t *testing.T) {
-	pki := mustPKI(t)
+	pki := natsdtest.MustPKI(t)
 	dir := t.TempDir()
 	s, err := openService(t, filepath.Join(dir, "data"), writeFile(t, dir, "cases.yaml", serveCases), func(c *serveConfig) {
 		c.TLSCert, c.TLSKey = pki.CertFile, pki.KeyFile

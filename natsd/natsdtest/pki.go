@@ -1,4 +1,6 @@
-package natsd_test
+// Package natsdtest holds what tests of the embedded server and of the
+// service share: a throwaway PKI for TLS listeners.
+package natsdtest
 
 import (
 	"crypto/ecdsa"
@@ -16,15 +18,16 @@ import (
 	"time"
 )
 
-// testPKI is a CA with a server certificate for 127.0.0.1 and a client
+// PKI is a CA with a server certificate for 127.0.0.1 and a client
 // certificate, written as PEM files into a test's directory.
-type testPKI struct {
+type PKI struct {
 	CAFile, CertFile, KeyFile string
 	Pool                      *x509.CertPool
 	Client                    tls.Certificate
 }
 
-func mustPKI(t *testing.T) *testPKI {
+// MustPKI creates a PKI in a directory of the test.
+func MustPKI(t testing.TB) *PKI {
 	t.Helper()
 	dir := t.TempDir()
 	caKey := mustKey(t)
@@ -55,7 +58,7 @@ func mustPKI(t *testing.T) *testPKI {
 		}
 		return der, key
 	}
-	p := &testPKI{CAFile: filepath.Join(dir, "ca.pem"), CertFile: filepath.Join(dir, "server.pem"),
+	p := &PKI{CAFile: filepath.Join(dir, "ca.pem"), CertFile: filepath.Join(dir, "server.pem"),
 		KeyFile: filepath.Join(dir, "server-key.pem"), Pool: x509.NewCertPool()}
 	p.Pool.AddCert(ca)
 	writePEM(t, p.CAFile, "CERTIFICATE", caDER)
@@ -67,7 +70,7 @@ func mustPKI(t *testing.T) *testPKI {
 	return p
 }
 
-func mustKey(t *testing.T) *ecdsa.PrivateKey {
+func mustKey(t testing.TB) *ecdsa.PrivateKey {
 	t.Helper()
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -76,7 +79,7 @@ func mustKey(t *testing.T) *ecdsa.PrivateKey {
 	return k
 }
 
-func mustMarshalKey(t *testing.T, k *ecdsa.PrivateKey) []byte {
+func mustMarshalKey(t testing.TB, k *ecdsa.PrivateKey) []byte {
 	t.Helper()
 	b, err := x509.MarshalECPrivateKey(k)
 	if err != nil {
@@ -85,7 +88,7 @@ func mustMarshalKey(t *testing.T, k *ecdsa.PrivateKey) []byte {
 	return b
 }
 
-func writePEM(t *testing.T, file, typ string, der []byte) {
+func writePEM(t testing.TB, file, typ string, der []byte) {
 	t.Helper()
 	if err := os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
 		t.Fatal(err)
