@@ -18,6 +18,7 @@ import (
 	"github.com/proxmon/proxmon"
 	"github.com/proxmon/proxmon/alerting"
 	"github.com/proxmon/proxmon/natsd"
+	"github.com/proxmon/proxmon/natsd/natsdtest"
 	"github.com/proxmon/proxmon/proto/proxmonv1"
 	"github.com/proxmon/proxmon/stream"
 )
@@ -31,20 +32,7 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	srv, err := natsd.Start(natsd.Options{Dir: t.TempDir(), MQTTListen: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
-	nc, err := nats.Connect("", nats.InProcessServer(srv.InProcess()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, _, js := natsdtest.MustJetStream(t, natsd.Options{Dir: t.TempDir(), MQTTListen: "127.0.0.1:0"})
 	if err := stream.Setup(t.Context(), js, stream.Config{}); err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/proxmon/proxmon"
 	"github.com/proxmon/proxmon/natsd"
+	"github.com/proxmon/proxmon/natsd/natsdtest"
 	"github.com/proxmon/proxmon/stream"
 )
 
@@ -31,20 +32,7 @@ const dedupe = 200 * time.Millisecond
 
 func setup(t *testing.T) jetstream.JetStream {
 	t.Helper()
-	srv, err := natsd.Start(natsd.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
-	nc, err := nats.Connect("", nats.InProcessServer(srv.InProcess()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, _, js := natsdtest.MustJetStream(t, natsd.Options{Dir: t.TempDir()})
 	for range 2 { // idempotent
 		if err := stream.Setup(t.Context(), js, stream.Config{Duplicates: dedupe}); err != nil {
 			t.Fatal(err)

@@ -5,11 +5,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/proxmon/proxmon"
 	"github.com/proxmon/proxmon/natsd"
+	"github.com/proxmon/proxmon/natsd/natsdtest"
 	"github.com/proxmon/proxmon/stream"
 )
 
@@ -22,20 +22,7 @@ func installation(t *testing.T) jetstream.JetStream {
 
 func installationWith(t *testing.T, cfg stream.Config) jetstream.JetStream {
 	t.Helper()
-	srv, err := natsd.Start(natsd.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
-	nc, err := nats.Connect("", nats.InProcessServer(srv.InProcess()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, _, js := natsdtest.MustJetStream(t, natsd.Options{Dir: t.TempDir()})
 	if err := stream.Setup(t.Context(), js, cfg); err != nil {
 		t.Fatal(err)
 	}

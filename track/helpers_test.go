@@ -4,11 +4,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/proxmon/proxmon"
 	"github.com/proxmon/proxmon/natsd"
+	"github.com/proxmon/proxmon/natsd/natsdtest"
 	"github.com/proxmon/proxmon/stream"
 )
 
@@ -16,20 +16,7 @@ import (
 // streams and returns a JetStream context on it.
 func MustJetStream(tb testing.TB, cfg stream.Config) jetstream.JetStream {
 	tb.Helper()
-	srv, err := natsd.Start(natsd.Options{Dir: tb.TempDir()})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(srv.Shutdown)
-	nc, err := nats.Connect("", nats.InProcessServer(srv.InProcess()))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	_, _, js := natsdtest.MustJetStream(tb, natsd.Options{Dir: tb.TempDir()})
 	if err := stream.Setup(tb.Context(), js, cfg); err != nil {
 		tb.Fatal(err)
 	}

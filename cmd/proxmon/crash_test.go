@@ -18,6 +18,7 @@ import (
 
 	"github.com/proxmon/proxmon"
 	"github.com/proxmon/proxmon/natsd"
+	"github.com/proxmon/proxmon/natsd/natsdtest"
 	"github.com/proxmon/proxmon/stream"
 )
 
@@ -172,20 +173,7 @@ func connectChild(t *testing.T, url, data string) *nats.Conn {
 // directory a stopped proxmon left, and returns its JetStream.
 func openData(t *testing.T, data string) jetstream.JetStream {
 	t.Helper()
-	srv, err := natsd.Start(natsd.Options{Dir: data})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
-	nc, err := nats.Connect("", nats.InProcessServer(srv.InProcess()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, _, js := natsdtest.MustJetStream(t, natsd.Options{Dir: data})
 	return js
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/proxmon/proxmon/api"
 	"github.com/proxmon/proxmon/centre"
 	"github.com/proxmon/proxmon/natsd"
+	"github.com/proxmon/proxmon/natsd/natsdtest"
 	"github.com/proxmon/proxmon/stream"
 )
 
@@ -31,20 +32,7 @@ type centreStack struct {
 func startCentreStack(t *testing.T, deadManAfter time.Duration) *centreStack {
 	t.Helper()
 	dir := t.TempDir()
-	srv, err := natsd.Start(natsd.Options{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
-	nc, err := nats.Connect("", nats.InProcessServer(srv.InProcess()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, _, js := natsdtest.MustJetStream(t, natsd.Options{Dir: dir})
 	if err := stream.Setup(t.Context(), js, stream.Config{}); err != nil {
 		t.Fatal(err)
 	}
