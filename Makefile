@@ -13,9 +13,11 @@ all: lint test build
 build:
 	$(GO) build -o $(BIN) ./cmd/proxmon
 
-## run: run the service with its embedded defaults (NATS, JetStream, MQTT in-process)
+## run: the demo: the service with its embedded defaults and a small simulated
+## fleet of drill cases, alerts printed as they come. Its data is in a fresh
+## temporary directory, removed at exit (proxmon demo --data DIR keeps it).
 run:
-	$(GO) run ./cmd/proxmon serve
+	$(GO) run ./cmd/proxmon demo
 
 ## test: vet; every test with the race detector at -short sizes; then the
 ## randomized geometry and schedule tests at full size (millions of cases),
