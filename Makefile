@@ -5,7 +5,7 @@ BIN      ?= bin/proxmon
 FUZZTIME ?= 10s
 PROTOS   := $(wildcard proto/proxmon/v1/*.proto)
 
-.PHONY: all build run test bench fuzz proto lint clean
+.PHONY: all build run test bench fuzz proto lint loadtest clean
 
 all: lint test build
 
@@ -26,6 +26,12 @@ test:
 	$(GO) vet ./...
 	$(GO) test -race -short -count=1 ./...
 	$(GO) test -count=1 ./geo/ .
+
+## loadtest: the fixed load of docs/PERFORMANCE.md against proxmon serve, on
+## this machine; rewrites the measured part of docs/PERFORMANCE.md and
+## docs/perf/ (about 30 minutes; not part of make test)
+loadtest:
+	$(GO) test -tags loadtest -run '^TestLoad$$' -count=1 -timeout 90m -v ./cmd/proxmon
 
 ## bench: every benchmark, with allocations
 bench:

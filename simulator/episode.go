@@ -28,6 +28,12 @@ func (sh *shard) plan(cs *simCase, now time.Time) {
 	if s.stopPlanning.Load() {
 		return
 	}
+	if !s.rampedUp.Load() {
+		// Episodes start once the whole fleet is live, and end before
+		// the run does.
+		sh.push(dueItem{at: sh.at(now) + int64(time.Second), kind: duePlan, cs: cs})
+		return
+	}
 	t0 := max(cs.nextEp, s.seconds(now)+lookahead)
 	ep, err := sh.build(cs, t0)
 	if err != nil || ep == nil {

@@ -9,6 +9,7 @@ import (
 	mrand "math/rand/v2"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -92,8 +93,11 @@ type simCase struct {
 
 	rules []*truthRule
 
+	// shard runs the case; set once it starts, read by its devices'
+	// connections (commands).
+	shard atomic.Pointer[shard]
+
 	// Run state, owned by the case's shard.
-	shard   *shard
 	liveAt  float64 // when its devices started reporting
 	nextEp  float64 // when its next episode starts; +Inf: none
 	episode int     // episodes planned

@@ -32,9 +32,13 @@ type Report struct {
 	Latency         Latencies      `json:"latency_ms"`
 	Warnings        Warnings       `json:"warnings"`
 	Commands        map[string]int `json:"commands"`
-	Missing         []*Expectation `json:"missing,omitempty"`
-	Unexpected      []Unexpected   `json:"unexpected,omitempty"`
-	Process         Usage          `json:"process"`
+	// CentreEvents counts the monitoring centre's events of the
+	// simulator's cases (escalations of drill alerts no one acknowledged,
+	// patterns): no script states them.
+	CentreEvents map[string]int `json:"centre_events,omitempty"`
+	Missing      []*Expectation `json:"missing,omitempty"`
+	Unexpected   []Unexpected   `json:"unexpected,omitempty"`
+	Process      Usage          `json:"process"`
 }
 
 // FixStats counts what the devices sent.
@@ -45,10 +49,13 @@ type FixStats struct {
 	Acked uint64 `json:"acked"`
 	// Dropped: not sent, the device being disconnected; SendErrors:
 	// writes that failed.
-	Dropped     uint64  `json:"dropped"`
-	SendErrors  uint64  `json:"send_errors"`
-	Disconnects uint64  `json:"disconnects"`
-	RatePerS    float64 `json:"rate_per_s"`
+	Dropped     uint64 `json:"dropped"`
+	SendErrors  uint64 `json:"send_errors"`
+	Disconnects uint64 `json:"disconnects"`
+	// ConnectFailures counts devices that could not connect at the start
+	// (their cases run without them, and raise signal_lost).
+	ConnectFailures uint64  `json:"connect_failures"`
+	RatePerS        float64 `json:"rate_per_s"`
 	// PlannedPerS is the rate the report intervals ask for.
 	PlannedPerS float64 `json:"planned_per_s"`
 	// AckMs is the broker's acknowledgement latency (publish -> PUBACK).
@@ -83,9 +90,14 @@ type TypeCount struct {
 // silent for three report intervals) to the receipt of the event that
 // opens the condition. Detection includes the wait for the next fix and
 // may be negative: the engine decides safety first, within the accuracy.
+//
+// Stored runs from a fix's publication to its receipt from the log
+// (FIXES), for the devices the caller followed (Sampled): every fix
+// counts, not only those that raise events.
 type Latencies struct {
 	Transport Percentiles `json:"transport"`
 	Detection Percentiles `json:"detection"`
+	Stored    Percentiles `json:"stored"`
 }
 
 // Percentiles of a set of samples.
@@ -190,14 +202,14 @@ func (s *Simulator) Report() *Report {
 	s.mu.Lock()
 	started, liveAt, stopped := s.started, s.liveAt, s.stopped
 	r := &Report{Prefix: s.o.Prefix, Started: started, Cases: len(s.fleet.cases), Devices: len(s.fleet.devices),
-		Commands: maps(s.commandsByKind)}
+		Commands: maps(s.commandsByKind), CentreEvents: maps(s.centreEvents)}
 	r.Warnings = Warnings{ByLevel: maps(s.warningsByLevel), NotDrill: s.warningsNotDrill,
 		LatencyMs: percentiles(s.warningLatency)}
 	for _, n := range s.warningsByLevel {
 		r.Warnings.Received += n
 	}
 	notDrill := s.eventsNotDrill
-	fixesLive := s.fixesAtLive
+	fixesLive, fixesStop := s.fixesAtLive, s.fixesAtStop
 	s.mu.Unlock()
 
 	end := stopped
@@ -213,9 +225,13 @@ func (s *Simulator) Report() *Report {
 	r.Episodes, r.EpisodesRefused = s.stats.episodes.Load(), s.stats.episodesRefused.Load()
 	r.Fixes = FixStats{Sent: s.stats.fixes.Load(), Statuses: s.stats.statuses.Load(), Acked: s.stats.acked.Load(),
 		Dropped: s.stats.dropped.Load(), SendErrors: s.stats.sendErrors.Load(), Disconnects: s.stats.disconnects.Load(),
-		AckMs: s.stats.ackLatency.percentiles()}
+		ConnectFailures: s.stats.connectFailures.Load(),
+		AckMs:           s.stats.ackLatency.percentiles()}
+	if stopped.IsZero() {
+		fixesStop = r.Fixes.Sent
+	}
 	if !liveAt.IsZero() && end.After(liveAt) {
-		r.Fixes.RatePerS = float64(r.Fixes.Sent-fixesLive) / end.Sub(liveAt).Seconds()
+		r.Fixes.RatePerS = float64(fixesStop-fixesLive) / end.Sub(liveAt).Seconds()
 	}
 	for _, d := range s.fleet.devices {
 		r.Fixes.PlannedPerS += 1 / d.interval.Seconds()
@@ -241,7 +257,8 @@ func (s *Simulator) Report() *Report {
 		}
 	}
 	r.Unexpected = slices.Clone(l.unexpected)
-	r.Latency = Latencies{Transport: percentiles(l.transport), Detection: percentiles(l.detection)}
+	r.Latency = Latencies{Transport: percentiles(l.transport), Detection: percentiles(l.detection),
+		Stored: s.stats.storedLatency.percentiles()}
 	l.mu.Unlock()
 	slices.SortFunc(r.Missing, func(a, b *Expectation) int { return a.From.Compare(b.From) })
 	for _, c := range r.Events.ByType {
@@ -274,7 +291,8 @@ func maps(m map[string]int) map[string]int {
 // OK reports whether every expected event came within its window and
 // nothing else did.
 func (r *Report) OK() bool {
-	return r.Events.Missing == 0 && r.Events.Unexpected == 0 && r.Events.NotDrill == 0 && r.EpisodesRefused == 0
+	return r.Events.Missing == 0 && r.Events.Unexpected == 0 && r.Events.NotDrill == 0 && r.EpisodesRefused == 0 &&
+		r.Fixes.ConnectFailures == 0
 }
 
 // WriteText writes the report for people.
@@ -283,8 +301,8 @@ func (r *Report) WriteText(w io.Writer) error {
 	fmt.Fprintf(&b, "simulated %d cases, %d devices (ids %s-*) for %.0f s; live after %.1f s\n",
 		r.Cases, r.Devices, r.Prefix, r.DurationS, r.LiveAfterS)
 	f := r.Fixes
-	fmt.Fprintf(&b, "fixes      %d sent (%.1f/s; the report intervals ask %.1f/s), %d statuses, %d acknowledged by the broker, %d dropped while disconnected, %d send errors, %d disconnects\n",
-		f.Sent, f.RatePerS, f.PlannedPerS, f.Statuses, f.Acked, f.Dropped, f.SendErrors, f.Disconnects)
+	fmt.Fprintf(&b, "fixes      %d sent (%.1f/s; the report intervals ask %.1f/s), %d statuses, %d acknowledged by the broker, %d dropped while disconnected, %d send errors, %d disconnects, %d devices failed to connect\n",
+		f.Sent, f.RatePerS, f.PlannedPerS, f.Statuses, f.Acked, f.Dropped, f.SendErrors, f.Disconnects, f.ConnectFailures)
 	fmt.Fprintf(&b, "episodes   %d planned, %d refused\n", r.Episodes, r.EpisodesRefused)
 	e := r.Events
 	fmt.Fprintf(&b, "events     %d expected, %d received: %d as expected, %d missing, %d unexpected", e.Expected, e.Received, e.Matched, e.Missing, e.Unexpected)
@@ -311,6 +329,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	row("  end to end: record published -> event received", r.Latency.Transport)
 	row("  detection: true crossing -> event received", r.Latency.Detection)
+	row("  log: fix published -> read from FIXES (sampled)", r.Latency.Stored)
 	row("  broker: fix published -> PUBACK", f.AckMs)
 	row("  warning: record's time -> on the victim's device", r.Warnings.LatencyMs)
 	tw.Flush()
@@ -319,6 +338,9 @@ func (r *Report) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "; %d NOT MARKED DRILL", r.Warnings.NotDrill)
 	}
 	fmt.Fprintf(&b, "\ncommands   %s\n", strings.TrimPrefix(counts(r.Commands), ": "))
+	if len(r.CentreEvents) > 0 {
+		fmt.Fprintf(&b, "centre     %s (the monitoring centre's own events of the drill cases)\n", strings.TrimPrefix(counts(r.CentreEvents), ": "))
+	}
 	p := r.Process
 	fmt.Fprintf(&b, "process    %.1f s of CPU (%.1f %% of one core), max RSS %.0f MB, heap %.0f MB, %d goroutines\n",
 		p.CPUSeconds, p.CPUPercent, p.MaxRSSMB, p.HeapMB, p.Goroutines)

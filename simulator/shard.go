@@ -101,7 +101,7 @@ func (sh *shard) run(ctx context.Context) {
 func (sh *shard) start(cs *simCase, now time.Time) {
 	s := sh.sim
 	n := sh.at(now)
-	cs.shard = sh
+	cs.shard.Store(sh)
 	cs.liveAt = s.seconds(now)
 	for _, d := range append([]*device{cs.tag}, cs.victims...) {
 		first := n + d.rng.Int64N(int64(min(d.interval, time.Second)))

@@ -171,7 +171,12 @@ func (d *dispatch) show(ev *proxmon.Event, exp *simulator.Expectation) {
 		cert = "-"
 	}
 	note := "drill, as scripted (" + episodeOf(exp) + ")"
-	if exp == nil {
+	switch {
+	case ev.Type == proxmon.Escalation:
+		note = "the centre escalates: no operator acknowledged"
+	case ev.Type == proxmon.Pattern:
+		note = "the centre sees a pattern"
+	case exp == nil:
 		note = "UNEXPECTED"
 	}
 	d.mu.Lock()

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -48,6 +49,7 @@ type simulateConfig struct {
 	sec      clientSecurity
 	report   string // JSON report file
 	casesOut string // case file written
+	profile  string // CPU profile written
 	quiet    bool
 }
 
@@ -80,6 +82,7 @@ func parseSimulate(args []string, stderr io.Writer) (*simulateConfig, error) {
 	fs.IntVar(&o.Connectors, "connectors", 16, "devices connecting at once")
 	fs.StringVar(&c.report, "report", "", "write the report as JSON to `file`")
 	fs.StringVar(&c.casesOut, "cases-out", "", "write the simulated case file (with the secrets' hashes) to `file`")
+	fs.StringVar(&c.profile, "cpuprofile", "", "write the simulator's CPU profile to `file`")
 	fs.BoolVar(&c.quiet, "q", false, "no progress lines")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, simulateUsage)
@@ -170,6 +173,20 @@ func simulate(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if !c.quiet {
 		c.opts.Progress = stderr
 	}
+	if c.profile != "" {
+		f, err := os.Create(c.profile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "proxmon simulate: --cpuprofile: %v\n", err)
+			return exitFault
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		}()
+	}
 	rep, err := runSimulation(ctx, js, c.opts, c.casesOut, nil, stderr)
 	if rep == nil {
 		fmt.Fprintf(stderr, "proxmon simulate: %v\n", err)
@@ -221,24 +238,62 @@ func runSimulation(ctx context.Context, js jetstream.JetStream, o simulator.Opti
 	if err != nil {
 		return nil, err
 	}
+	fixes, err := watchFixes(ectx, js, sim.Sampled(storedSample), sim.Stored)
+	if err != nil {
+		return nil, err
+	}
 	err = sim.Run(ctx)
 	stopEvents()
-	if eerr := <-events; eerr != nil && !errors.Is(eerr, context.Canceled) {
-		err = errors.Join(err, eerr)
+	for _, ch := range []<-chan error{events, fixes} {
+		if eerr := <-ch; eerr != nil && !errors.Is(eerr, context.Canceled) {
+			err = errors.Join(err, eerr)
+		}
 	}
 	return sim.Report(), err
+}
+
+// storedSample is how many devices' fixes the simulator follows into the
+// log, for the latency of every fix rather than of those that raise
+// events only.
+const storedSample = 100
+
+// watchFixes calls fn with the device, device time and receipt of every
+// fix of devices stored in FIXES from now on, until ctx ends.
+func watchFixes(ctx context.Context, js jetstream.JetStream, devices []string, fn func(device string, at, received time.Time)) (<-chan error, error) {
+	filters := make([]string, len(devices))
+	for i, d := range devices {
+		filters[i] = "proxmon.fix." + stream.Partition + "." + d // DESIGN.md "NATS"
+	}
+	return watch(ctx, js, stream.Fixes, filters, func(data []byte, received time.Time) {
+		if rec, err := proxmon.ParseRecord(data); err == nil && rec.Kind == proxmon.RecordFix {
+			fn(rec.Fix.Device, rec.Fix.Time, received)
+		}
+	})
 }
 
 // watchEvents calls fn with every event stored in EVENTS from now on, as it
 // is stored, until ctx ends; the channel yields why it stopped.
 func watchEvents(ctx context.Context, js jetstream.JetStream, fn func(*proxmon.Event, time.Time)) (<-chan error, error) {
-	cons, err := js.OrderedConsumer(ctx, stream.Events, jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverNewPolicy})
+	return watch(ctx, js, stream.Events, nil, func(data []byte, received time.Time) {
+		var ev proxmon.Event
+		if json.Unmarshal(data, &ev) == nil && ev.ID != "" {
+			fn(&ev, received)
+		}
+	})
+}
+
+// watch calls fn with every message stored in a stream (on filters, if
+// any) from now on, as it is stored, until ctx ends; the channel yields
+// why it stopped.
+func watch(ctx context.Context, js jetstream.JetStream, name string, filters []string, fn func([]byte, time.Time)) (<-chan error, error) {
+	cons, err := js.OrderedConsumer(ctx, name, jetstream.OrderedConsumerConfig{
+		DeliverPolicy: jetstream.DeliverNewPolicy, FilterSubjects: filters})
 	if err != nil {
-		return nil, fmt.Errorf("events: %w", err)
+		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
 	it, err := cons.Messages()
 	if err != nil {
-		return nil, fmt.Errorf("events: %w", err)
+		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
 	done := make(chan error, 1)
 	go func() {
@@ -253,14 +308,10 @@ func watchEvents(ctx context.Context, js jetstream.JetStream, fn func(*proxmon.E
 				if errors.Is(err, nats.ErrTimeout) {
 					continue
 				}
-				done <- fmt.Errorf("events: %w", err)
+				done <- fmt.Errorf("read %s: %w", name, err)
 				return
 			}
-			at := time.Now()
-			var ev proxmon.Event
-			if json.Unmarshal(m.Data(), &ev) == nil && ev.ID != "" {
-				fn(&ev, at)
-			}
+			fn(m.Data(), time.Now())
 		}
 	}()
 	return done, nil
