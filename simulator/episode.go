@@ -159,14 +159,24 @@ func (sh *shard) build(cs *simCase, t0 float64) (*episode, error) {
 		act(full+step, func(time.Time) { tag.batteryHeld = false })
 		ep.end = full + step
 	case Silent:
-		// signal_lost opens at the first tick more than 3 intervals after
-		// the tag was last heard, at most one interval before t0.
+		// The tag sends a fix at t0 and then nothing: signal_lost opens at
+		// the first tick more than 3 intervals after the log stored that
+		// fix, and closes when the tag is heard again.
+		//
+		// Its position goes stale (3 intervals after the fix's own time)
+		// a transport delay before the tag counts as unheard: a tick that
+		// falls in between finds the tag heard with a stale position and
+		// opens gps_lost, which the next fix closes. It may come or not.
 		back := t0 + 3*iv + 2*tick + slack + 1
-		open := exp(device, proxmon.SignalLost, proxmon.PhaseOpen, t0+2*iv, t0+3*iv, t0+3*iv+tick+slack)
+		open := exp(device, proxmon.SignalLost, proxmon.PhaseOpen, t0+3*iv, t0+3*iv, t0+3*iv+tick+slack)
 		closed := exp(device, proxmon.SignalLost, proxmon.PhaseClose, back, back, back+slack)
-		act(t0, func(time.Time) {
+		gpsOpen := exp(device, proxmon.GPSLost, proxmon.PhaseOpen, t0+3*iv, math.NaN(), t0+3*iv+tick+slack)
+		gpsClosed := exp(device, proxmon.GPSLost, proxmon.PhaseClose, back, math.NaN(), back+slack)
+		gpsOpen.Optional, gpsClosed.Optional = true, true
+		act(t0, func(now time.Time) {
+			tag.sendFix(now)
 			tag.silent = true
-			s.ledger.setTruth(open, s.epoch.Add(time.Duration(tag.lastHeard)+3*tag.interval))
+			s.ledger.setTruth(open, now.Add(3*tag.interval))
 		})
 		act(back, func(now time.Time) {
 			tag.silent = false

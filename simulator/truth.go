@@ -181,6 +181,9 @@ type Expectation struct {
 	From    time.Time         `json:"from"`
 	Until   time.Time         `json:"until"`
 	Truth   time.Time         `json:"truth"`
+	// Optional: the event may come, within the window, or not; it is
+	// neither missing nor unexpected.
+	Optional bool `json:"optional,omitempty"`
 
 	// Set when an event matched.
 	EventID  string    `json:"event_id,omitempty"`
@@ -235,7 +238,9 @@ func (l *ledger) expect(e *Expectation) {
 	l.pending[k] = append(l.pending[k], e)
 	slices.SortStableFunc(l.pending[k], func(a, b *Expectation) int { return a.From.Compare(b.From) })
 	l.all = append(l.all, e)
-	l.count(e.Type).Expected++
+	if !e.Optional {
+		l.count(e.Type).Expected++
+	}
 }
 
 // setTruth corrects an expectation's truth once the device knows it (the
@@ -267,6 +272,10 @@ func (l *ledger) observe(ev *proxmon.Event, received time.Time, transport time.D
 		}
 		l.pending[k] = slices.Delete(l.pending[k], i, i+1)
 		e.EventID, e.Received = ev.ID, received
+		if e.Optional {
+			c.Optional++
+			return e
+		}
 		c.Matched++
 		if e.Phase == proxmon.PhaseOpen && !e.Truth.IsZero() {
 			l.detection = append(l.detection, ms(received.Sub(e.Truth)))
@@ -290,7 +299,7 @@ func (l *ledger) due(now time.Time) (n int, last time.Time) {
 	defer l.mu.Unlock()
 	for _, es := range l.pending {
 		for _, e := range es {
-			if e.Until.After(now) {
+			if !e.Optional && e.Until.After(now) {
 				n++
 				last = maxTime(last, e.Until)
 			}
