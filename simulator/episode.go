@@ -124,6 +124,17 @@ func (sh *shard) build(cs *simCase, t0 float64) (*episode, error) {
 			for _, c := range cr {
 				exp(r.rule, c.typ, c.phase, c.from, c.truth, c.till)
 			}
+			// Ingest appends a device's fixes concurrently: under load
+			// two of them may reach the log out of order, and the older
+			// one is late. A late fix inside the zone is a
+			// late_zone_breach (DESIGN.md "Late fixes"): allowed while
+			// the tag may be inside.
+			for i := 0; i+1 < len(cr); i++ {
+				if cr[i].typ == proxmon.ZoneBreach && cr[i].phase == proxmon.PhaseOpen && cr[i+1].phase == proxmon.PhaseClose {
+					late := exp(r.rule, proxmon.LateZoneBreach, proxmon.PhasePoint, cr[i].from, math.NaN(), cr[i+1].till)
+					late.Optional = true
+				}
+			}
 		}
 		if len(ep.exps) == 0 {
 			tag.path.cut(t0)

@@ -181,8 +181,8 @@ type Expectation struct {
 	From    time.Time         `json:"from"`
 	Until   time.Time         `json:"until"`
 	Truth   time.Time         `json:"truth"`
-	// Optional: the event may come, within the window, or not; it is
-	// neither missing nor unexpected.
+	// Optional: the event may come within the window, any number of
+	// times, or not at all; it is neither missing nor unexpected.
 	Optional bool `json:"optional,omitempty"`
 
 	// Set when an event matched.
@@ -270,12 +270,13 @@ func (l *ledger) observe(ev *proxmon.Event, received time.Time, transport time.D
 		if ev.Time.Before(e.From.Add(-tolerance)) || ev.Time.After(e.Until.Add(tolerance)) {
 			continue
 		}
-		l.pending[k] = slices.Delete(l.pending[k], i, i+1)
-		e.EventID, e.Received = ev.ID, received
 		if e.Optional {
+			e.EventID, e.Received = ev.ID, received
 			c.Optional++
 			return e
 		}
+		l.pending[k] = slices.Delete(l.pending[k], i, i+1)
+		e.EventID, e.Received = ev.ID, received
 		c.Matched++
 		if e.Phase == proxmon.PhaseOpen && !e.Truth.IsZero() {
 			l.detection = append(l.detection, ms(received.Sub(e.Truth)))
