@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -184,37 +185,7 @@ func hasEvent(evs []proxmon.Event, id string) bool {
 // events, as the archive's replay would.
 func evaluateLogOf(t *testing.T, js jetstream.JetStream) []proxmon.Event {
 	t.Helper()
-	var ndjson bytes.Buffer
-	for _, m := range messages(t, js, stream.Fixes) {
-		rec, err := stream.DecodeRecord(m.Data, m.Time)
-		if err != nil {
-			t.Fatalf("FIXES %d: %v", m.Sequence, err)
-		}
-		line, err := rec.MarshalJSON()
-		if err != nil {
-			t.Fatal(err)
-		}
-		ndjson.Write(line)
-		ndjson.WriteByte('\n')
-	}
-	path := filepath.Join(t.TempDir(), "fixes.ndjson")
-	if err := os.WriteFile(path, ndjson.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var out, errOut bytes.Buffer
-	if code := run(t.Context(), []string{"evaluate", "--fixes", path}, nil, &out, &errOut); code != exitOK {
-		t.Fatalf("evaluate: exit %d: %s", code, errOut.String())
-	}
-	var evs []proxmon.Event
-	dec := json.NewDecoder(&out)
-	for dec.More() {
-		var ev proxmon.Event
-		if err := dec.Decode(&ev); err != nil {
-			t.Fatal(err)
-		}
-		evs = append(evs, ev)
-	}
-	return evs
+	return replayEvents(t, messages(t, js, stream.Fixes), math.MaxUint64)
 }
 
 func ids(evs []proxmon.Event) []string {
