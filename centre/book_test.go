@@ -180,3 +180,19 @@ func TestParseDeadlines(t *testing.T) {
 		t.Fatal("high=0 should turn the deadline off")
 	}
 }
+
+// A breach the engine closed before anyone acknowledged it still escalates:
+// a breach that lasted ten seconds is no less an alert nobody saw.
+func TestEscalationAfterEngineClose(t *testing.T) {
+	b := centre.NewBook(centre.Options{})
+	b.ApplyEvent(open("a1", proxmon.ContactBreach, proxmon.SeverityCritical, t0), 1, t0)
+	b.ApplyEvent(closing("c1", "a1", t0.Add(10*time.Second)), 2, t0.Add(10*time.Second))
+	due := b.DueEscalations(t0.Add(61 * time.Second))
+	if len(due) != 1 || due[0].Alert != "a1" || due[0].Level != 1 {
+		t.Fatalf("due after the engine closed it: %+v", due)
+	}
+	b.ApplyAction(centre.Action{Alert: "a1", Kind: centre.KindAck, Seq: 1, Time: t0.Add(70 * time.Second)})
+	if due := b.DueEscalations(t0.Add(time.Hour)); len(due) != 0 {
+		t.Fatalf("due after the ack: %+v", due)
+	}
+}
