@@ -61,41 +61,49 @@ func (e *ValidationError) Is(target error) bool { return target == ErrInvalid }
 // Validate finds are reported together as a *ValidationError; the returned
 // case file is ready for the engine.
 func ParseCaseFile(data []byte) (*CaseFile, error) {
+	var f CaseFile
+	if err := parseChecked(data, &f, "a mapping of devices and cases", f.validate); err != nil {
+		return nil, err
+	}
+	return &f, nil
+}
+
+// parseChecked decodes one YAML document into dst, a pointer to a struct
+// (want describes it in a fault), reporting unknown fields and values of the
+// wrong type by path, then has check find the faults of what decoded. A
+// value that did not decode reads as its zero value; check's faults inside
+// it are left out, as its fault has been reported already.
+func parseChecked(data []byte, dst any, want string, check func(*validator)) error {
 	var v validator
 	doc, ok := v.yamlDocument(data)
 	if !ok {
-		return nil, v.err()
+		return v.err()
+	}
+	if _, ok := doc.(map[string]any); !ok {
+		v.add("", "want %s, not %s", want, describe(doc))
+		return v.err()
 	}
 	var failed []string // paths whose values did not decode
-	doc = v.conform("", doc, reflect.TypeFor[CaseFile](), &failed)
-	if doc == nil {
-		return nil, v.err()
-	}
+	doc = v.conform("", doc, reflect.TypeOf(dst).Elem(), &failed)
 	// conform let through only what decodes, so neither step should fail;
 	// if one does, it is still a fault of the input, not a reason to panic.
 	clean, err := json.Marshal(doc)
 	if err != nil {
 		v.add("", "%v", err)
-		return nil, v.err()
+		return v.err()
 	}
-	var f CaseFile
-	if err := json.Unmarshal(clean, &f); err != nil {
+	if err := json.Unmarshal(clean, dst); err != nil {
 		v.add("", "%v", err)
-		return nil, v.err()
+		return v.err()
 	}
 	var checked validator
-	f.validate(&checked)
+	check(&checked)
 	for _, flt := range checked.faults {
-		// A value that did not decode reads as its zero value; its fault
-		// has been reported already.
 		if !slices.ContainsFunc(failed, func(p string) bool { return within(flt.Path, p) }) {
 			v.faults = append(v.faults, flt)
 		}
 	}
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	return &f, nil
+	return v.err()
 }
 
 // yamlDocument decodes data as one YAML document into generic JSON values.
@@ -183,9 +191,6 @@ func (v *validator) conform(path string, x any, t reflect.Type, failed *[]string
 	case reflect.Struct:
 		m, ok := x.(map[string]any)
 		if !ok {
-			if path == "" {
-				return mismatch("a mapping of devices and cases")
-			}
 			return mismatch("a mapping")
 		}
 		for _, k := range slices.Sorted(maps.Keys(m)) {
@@ -320,8 +325,13 @@ func (f *CaseFile) validate(v *validator) {
 // looked up with known, which may be nil.
 func ValidateCaseRecord(c *Case, devices []Device, known func(id string) (*Device, bool)) error {
 	var v validator
+	v.caseRecord(c, devices, known)
+	return v.err()
+}
+
+func (v *validator) caseRecord(c *Case, devices []Device, known func(id string) (*Device, bool)) {
 	brought := v.devices("devices", devices)
-	c.validate(&v, "case", func(id string) (*Device, bool) {
+	c.validate(v, "case", func(id string) (*Device, bool) {
 		if d, ok := brought[id]; ok {
 			return d, true
 		}
@@ -330,7 +340,6 @@ func ValidateCaseRecord(c *Case, devices []Device, known func(id string) (*Devic
 		}
 		return nil, false
 	})
-	return v.err()
 }
 
 // validator collects faults.
