@@ -67,7 +67,9 @@ type Timing struct {
 	// again, with a new expiry; default 1 min. Must be well below both
 	// TTLs.
 	RenewEvery time.Duration
-	// PursuitInterval is the report interval in pursuit mode; default 15 s.
+	// PursuitInterval is the longest report interval in pursuit mode;
+	// default 15 s. A device configured to report more often keeps its
+	// own interval: pursuit never slows a device down.
 	PursuitInterval time.Duration
 	// VibrateFor is how long a tag vibrates on a zone approach; default
 	// 2 s. VibrateTTL is how long after the approach the command still
@@ -324,11 +326,11 @@ func (n *Notices) Renew(now time.Time) []Message {
 			msgs = append(msgs, n.warning(vid, v, c.openID, c.time, c.drill, now))
 		}
 		if v.pursuit {
-			msgs = append(msgs, n.reportInterval(vid, n.t.PursuitInterval, proxmonv1.CommandReason_COMMAND_REASON_PURSUIT, n.newID(), now))
+			msgs = append(msgs, n.reportInterval(vid, n.pursuitInterval(vid), proxmonv1.CommandReason_COMMAND_REASON_PURSUIT, n.newID(), now))
 		}
 	}
 	for _, tag := range sortedKeys(n.tagRaised) {
-		msgs = append(msgs, n.reportInterval(tag, n.t.PursuitInterval, proxmonv1.CommandReason_COMMAND_REASON_UNSPECIFIED, n.newID(), now))
+		msgs = append(msgs, n.reportInterval(tag, n.pursuitInterval(tag), proxmonv1.CommandReason_COMMAND_REASON_UNSPECIFIED, n.newID(), now))
 	}
 	return msgs
 }
@@ -421,7 +423,7 @@ func (n *Notices) pursuit(vid string, v *victim, eventID string, now time.Time) 
 	v.pursuit = want
 	id := derivedID(eventID, "pursuit:"+vid)
 	if want {
-		return n.reportInterval(vid, n.t.PursuitInterval, proxmonv1.CommandReason_COMMAND_REASON_PURSUIT, id, now), true
+		return n.reportInterval(vid, n.pursuitInterval(vid), proxmonv1.CommandReason_COMMAND_REASON_PURSUIT, id, now), true
 	}
 	return n.reportInterval(vid, n.configured(vid), proxmonv1.CommandReason_COMMAND_REASON_PURSUIT, id, now), true
 }
@@ -437,7 +439,7 @@ func (n *Notices) tagPursuit(tag string, now time.Time) (Message, bool) {
 	}
 	if want {
 		n.tagRaised[tag] = true
-		return n.reportInterval(tag, n.t.PursuitInterval, proxmonv1.CommandReason_COMMAND_REASON_UNSPECIFIED, n.newID(), now), true
+		return n.reportInterval(tag, n.pursuitInterval(tag), proxmonv1.CommandReason_COMMAND_REASON_UNSPECIFIED, n.newID(), now), true
 	}
 	delete(n.tagRaised, tag)
 	return n.reportInterval(tag, n.configured(tag), proxmonv1.CommandReason_COMMAND_REASON_UNSPECIFIED, n.newID(), now), true
@@ -449,6 +451,20 @@ func (n *Notices) reportInterval(dev string, every time.Duration, reason proxmon
 		Id: id, Time: timestamppb.New(now), Expires: timestamppb.New(now.Add(n.t.PursuitTTL)), Reason: reason,
 		Action: &proxmonv1.Command_SetReportInterval{SetReportInterval: &proxmonv1.SetReportInterval{IntervalS: s}},
 	}}
+}
+
+// pursuitInterval returns the device's report interval in pursuit mode:
+// the pursuit interval, or its configured one when that is shorter.
+//
+// A device configured at or below the pursuit interval is still sent the
+// command, at its own interval: pursuit mode then has one shape for every
+// device (a raise, renewals, a restore, each with its expiry), and a case
+// change during the pursuit that lengthens its configured interval beyond
+// the pursuit interval is capped at the next renewal.
+// For a tag this reveals nothing its opt-in did not already: the same
+// commands at the same moments, carrying only its own interval.
+func (n *Notices) pursuitInterval(dev string) time.Duration {
+	return min(n.t.PursuitInterval, n.configured(dev))
 }
 
 // configured returns the device's configured report interval.

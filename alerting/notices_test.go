@@ -16,7 +16,8 @@ import (
 
 // book is the Cases of the tests: case-1 protects phone-1 and phone-2 from
 // tag-1 (phone-2's ban opts in to pursuit_tag), case-2 protects phone-1
-// from tag-2 and is a drill.
+// from tag-2 and is a drill, case-3 protects phone-3 from tag-3 (opting in
+// to pursuit_tag), both configured to report faster than pursuit mode.
 type book struct{}
 
 var (
@@ -27,11 +28,16 @@ var (
 	case2 = &proxmon.Case{ID: "case-2", Offender: "tag-2", Drill: true, ContactBans: []proxmon.ContactBan{
 		{Protected: "phone-1", AlertM: 300, WarnM: 800},
 	}}
+	case3 = &proxmon.Case{ID: "case-3", Offender: "tag-3", ContactBans: []proxmon.ContactBan{
+		{Protected: "phone-3", AlertM: 500, WarnM: 1500, PursuitTag: true},
+	}}
 	devices = map[string]proxmon.Device{
 		"tag-1":   {ID: "tag-1", Kind: proxmon.DeviceTag, ReportIntervalS: 30},
 		"tag-2":   {ID: "tag-2", Kind: proxmon.DeviceTag, ReportIntervalS: 20},
 		"phone-1": {ID: "phone-1", Kind: proxmon.DeviceVictim, ReportIntervalS: 60},
 		"phone-2": {ID: "phone-2", Kind: proxmon.DeviceVictim, ReportIntervalS: 120},
+		"tag-3":   {ID: "tag-3", Kind: proxmon.DeviceTag, ReportIntervalS: 15},
+		"phone-3": {ID: "phone-3", Kind: proxmon.DeviceVictim, ReportIntervalS: 5},
 	}
 )
 
@@ -41,6 +47,8 @@ func (book) Case(id string) (*proxmon.Case, bool) {
 		return case1, true
 	case "case-2":
 		return case2, true
+	case "case-3":
+		return case3, true
 	}
 	return nil, false
 }
@@ -145,6 +153,18 @@ func TestNotices(t *testing.T) {
 				"phone-2 warning ALL_CLEAR within=0 id=case-1-phone-2-contact_breach-close-60",
 				"phone-2 report every 120s reason=pursuit",
 				"tag-1 report every 30s reason=unspecified"}},
+		},
+	}, {
+		name: "pursuit never slows a device down: one configured faster keeps its interval, and gets it back",
+		steps: []step{
+			{ev(W, open, "case-3", "tag-3", "phone-3", 0), []string{
+				"phone-3 warning CAUTION within=1500 id=case-3-phone-3-contact_warning-open-0",
+				"phone-3 report every 5s reason=pursuit",
+				"tag-3 report every 15s reason=unspecified"}},
+			{ev(W, close, "case-3", "tag-3", "phone-3", time.Minute), []string{
+				"phone-3 warning ALL_CLEAR within=0 id=case-3-phone-3-contact_warning-close-60",
+				"phone-3 report every 5s reason=pursuit",
+				"tag-3 report every 15s reason=unspecified"}},
 		},
 	}, {
 		name: "the offender's signal lost: unknown for every protected person of the case",
@@ -282,6 +302,32 @@ func TestNoticesRenewAndFlush(t *testing.T) {
 	}
 	if n.Pending() || len(n.Flush(later)) != 0 || len(n.Renew(later)) != 0 {
 		t.Error("something left after everything closed and was flushed")
+	}
+}
+
+// Renewals and a flushed backlog keep a device configured faster than
+// pursuit mode at its own interval too.
+func TestNoticesPursuitKeepsFasterInterval(t *testing.T) {
+	n := alerting.NewNotices(book{}, alerting.Timing{PursuitInterval: 20 * time.Second})
+	n.Apply(ptr(ev(proxmon.ContactBreach, proxmon.PhaseOpen, "case-3", "tag-3", "phone-3", 0)), t0)
+	n.Absorb(ptr(ev(proxmon.ContactBreach, proxmon.PhaseOpen, "case-1", "tag-1", "phone-2", 0)), t0)
+	later := t0.Add(time.Minute)
+	var got []string
+	for _, m := range append(n.Flush(later), n.Renew(later)...) {
+		if m.Command != nil {
+			got = append(got, render(m, later))
+		}
+	}
+	want := []string{
+		"phone-2 report every 20s reason=pursuit",
+		"tag-1 report every 20s reason=unspecified",
+		"phone-2 report every 20s reason=pursuit",
+		"phone-3 report every 5s reason=pursuit",
+		"tag-1 report every 20s reason=unspecified",
+		"tag-3 report every 15s reason=unspecified",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("flush and renew:\n got %q\nwant %q", got, want)
 	}
 }
 
