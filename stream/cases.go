@@ -50,14 +50,10 @@ func ApplyCases(ctx context.Context, js jetstream.JetStream, cf *proxmon.CaseFil
 	recs := CaseRecords(cf)
 	vals := make([][]byte, len(recs))
 	for i := range recs {
-		if err := proxmon.ValidateCaseRecord(recs[i].Case, recs[i].Devices, nil); err != nil {
-			return 0, fmt.Errorf("case %s: %w", recs[i].Case.ID, err)
+		var err error
+		if vals[i], err = caseValue(&recs[i]); err != nil {
+			return 0, err
 		}
-		b, err := recs[i].MarshalJSON()
-		if err != nil {
-			return 0, fmt.Errorf("case %s: %w", recs[i].Case.ID, err)
-		}
-		vals[i] = b
 	}
 	kv, err := js.KeyValue(ctx, Cases)
 	if err != nil {
@@ -68,25 +64,46 @@ func ApplyCases(ctx context.Context, js jetstream.JetStream, cf *proxmon.CaseFil
 		if _, err := kv.Put(ctx, recs[i].Case.ID, vals[i]); err != nil {
 			return last, fmt.Errorf("apply case %s: %w", recs[i].Case.ID, err)
 		}
-		logRec := withoutSecrets(recs[i])
-		if last, err = AppendSync(ctx, js, &logRec); err != nil {
-			return last, fmt.Errorf("apply case %s: %w", recs[i].Case.ID, err)
+		if last, err = appendCase(ctx, js, recs[i]); err != nil {
+			return last, err
 		}
 	}
 	return last, nil
 }
 
-// withoutSecrets returns the case record with its devices' MQTT secret
-// hashes left out: the engine has no use for them, and the log is archived,
-// exported and replayed far more widely than the CASES bucket is read.
-func withoutSecrets(r proxmon.Record) proxmon.Record {
-	devs := make([]proxmon.Device, len(r.Devices))
-	for i, d := range r.Devices {
-		d.MQTTPasswordBcrypt = ""
-		devs[i] = d
+// caseValue checks a case record and returns its form in the CASES bucket.
+func caseValue(r *proxmon.Record) ([]byte, error) {
+	if err := proxmon.ValidateCaseRecord(r.Case, r.Devices, nil); err != nil {
+		return nil, fmt.Errorf("case %s: %w", r.Case.ID, err)
 	}
-	r.Devices = devs
-	return r
+	b, err := r.MarshalJSON()
+	if err != nil {
+		return nil, fmt.Errorf("case %s: %w", r.Case.ID, err)
+	}
+	return b, nil
+}
+
+// appendCase appends a case record, written to the bucket already, to
+// FIXES, without its devices' secrets.
+func appendCase(ctx context.Context, js jetstream.JetStream, r proxmon.Record) (uint64, error) {
+	r.Devices = withoutSecrets(r.Devices)
+	seq, err := AppendSync(ctx, js, &r)
+	if err != nil {
+		return 0, fmt.Errorf("apply case %s: %w", r.Case.ID, err)
+	}
+	return seq, nil
+}
+
+// withoutSecrets returns the devices with their MQTT secret hashes left
+// out: the engine has no use for them, and the log is archived, exported
+// and replayed far more widely than the CASES bucket is read.
+func withoutSecrets(ds []proxmon.Device) []proxmon.Device {
+	out := make([]proxmon.Device, len(ds))
+	for i, d := range ds {
+		d.MQTTPasswordBcrypt = ""
+		out[i] = d
+	}
+	return out
 }
 
 // Registry knows the devices of the cases in the CASES bucket, for ingest
