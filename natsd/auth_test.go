@@ -421,3 +421,41 @@ func TestDisconnect(t *testing.T) {
 		t.Error("another device's connection was closed")
 	}
 }
+
+// Disconnect with several users closes exactly their connections: every
+// one of each (a device may hold more than one), and none of anybody else.
+func TestDisconnectMany(t *testing.T) {
+	s := startSecured(t, nil)
+	s.devs.set("tag-3", mustHash(t, "tag-3-secret-0123456789"))
+	url := s.srv.MQTTURL()
+	lost := make(chan error, 3)
+	for _, user := range []string{"tag-1", "tag-1", "tag-2"} {
+		c, err := connectMQTT(url, user, user+"-secret-0123456789", nil, lost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Disconnect(0)
+	}
+	other := mustConnectMQTT(t, url, "tag-3", "tag-3-secret-0123456789", nil)
+	service := serviceConn(t, s.srv)
+
+	if n := s.srv.Disconnect(); n != 0 {
+		t.Errorf("Disconnect of nobody closed %d connections", n)
+	}
+	if n := s.srv.Disconnect("tag-1", "tag-404", "tag-2"); n != 3 {
+		t.Errorf("Disconnect closed %d connections, want 3", n)
+	}
+	for range 3 {
+		select {
+		case <-lost:
+		case <-time.After(10 * time.Second):
+			t.Fatal("a named device's connection still up 10 s after Disconnect")
+		}
+	}
+	if !other.IsConnectionOpen() {
+		t.Error("another device's connection was closed")
+	}
+	if !service.IsConnected() {
+		t.Error("the service's connection was closed")
+	}
+}

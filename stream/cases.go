@@ -117,7 +117,7 @@ type Registry struct {
 	mu       sync.RWMutex
 	cases    map[string]caseDevices         // case -> its devices
 	devices  map[string]map[string]struct{} // device -> the cases using it
-	onChange func(device string)
+	onChange func(devices []string)
 }
 
 // caseDevices are the devices of one case as the bucket revision rev wrote
@@ -144,27 +144,40 @@ func WatchCases(ctx context.Context, js jetstream.JetStream, log *slog.Logger) (
 		defer w.Stop()
 		loaded := false
 		for {
+			var e jetstream.KeyValueEntry
+			ok := true
 			select {
 			case <-ctx.Done():
 				return
-			case e, ok := <-w.Updates():
-				if !ok {
-					return
-				}
-				if e == nil { // the initial values are all in
-					loaded = true
+			case e, ok = <-w.Updates():
+			}
+			// Every entry already delivered joins the batch: a burst (a
+			// thousand cases deleted) is reported once, and the slower
+			// the report, the larger the next batch.
+			var changed []string
+			for more := true; ok && more; {
+				if e == nil { // the initial values are all in: none is a change
+					loaded, changed = true, nil
 					close(ready)
-					continue
-				}
-				changed, err := r.update(e)
-				if err != nil {
-					log.Warn("bad case in bucket", "key", e.Key(), "err", err)
-				}
-				if fn := r.changeFunc(); loaded && fn != nil {
-					for _, d := range changed {
-						fn(d)
+				} else {
+					c, err := r.update(e)
+					if err != nil {
+						log.Warn("bad case in bucket", "key", e.Key(), "err", err)
 					}
+					changed = append(changed, c...)
 				}
+				select {
+				case e, ok = <-w.Updates():
+				default:
+					more = false
+				}
+			}
+			if fn := r.changeFunc(); loaded && fn != nil && len(changed) > 0 {
+				slices.Sort(changed)
+				fn(slices.Compact(changed))
+			}
+			if !ok {
+				return
 			}
 		}
 	}()
@@ -176,16 +189,18 @@ func WatchCases(ctx context.Context, js jetstream.JetStream, log *slog.Logger) (
 	}
 }
 
-// OnSecretChange has fn called with each device whose MQTT secret changes
+// OnSecretChange has fn called with the devices whose MQTT secret changes
 // or which no case in force uses any more, after the bucket's initial
-// values: its connections authenticated with a secret no longer in force.
-func (r *Registry) OnSecretChange(fn func(device string)) {
+// values: their connections authenticated with a secret no longer in
+// force. The bucket's changes that arrived together come in one call, each
+// device once, sorted.
+func (r *Registry) OnSecretChange(fn func(devices []string)) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.onChange = fn
 }
 
-func (r *Registry) changeFunc() func(string) {
+func (r *Registry) changeFunc() func([]string) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	return r.onChange
@@ -242,7 +257,6 @@ func (r *Registry) update(e jetstream.KeyValueEntry) (changed []string, bad erro
 			changed = append(changed, id)
 		}
 	}
-	slices.Sort(changed)
 	return changed, bad
 }
 

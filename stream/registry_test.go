@@ -1,6 +1,7 @@
 package stream_test
 
 import (
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -43,10 +44,10 @@ func TestRegistrySecrets(t *testing.T) {
 	}
 	var mu sync.Mutex
 	var changed []string
-	reg.OnSecretChange(func(d string) {
+	reg.OnSecretChange(func(ds []string) {
 		mu.Lock()
 		defer mu.Unlock()
-		changed = append(changed, d)
+		changed = append(changed, ds...)
 	})
 	waitHash := func(dev, want string, wantOK bool) {
 		t.Helper()
@@ -134,6 +135,108 @@ cases:
 		if strings.Contains(string(m), "$2a$") || strings.Contains(string(m), "mqtt_password") {
 			t.Errorf("FIXES holds a secret hash: %s", m)
 		}
+	}
+}
+
+// The bucket's changes that arrive while the last report is still being
+// handled come in one report: deleting many cases at once costs their
+// devices' connections one pass, not one each.
+func TestRegistryBatchesABurst(t *testing.T) {
+	js := setup(t)
+	ctx := t.Context()
+	const n = 100
+	var cf strings.Builder
+	cf.WriteString("devices:\n")
+	for i := range n {
+		fmt.Fprintf(&cf, "  - {id: t-%d, kind: tag}\n", i)
+	}
+	cf.WriteString("cases:\n")
+	for i := range n {
+		fmt.Fprintf(&cf, "  - {id: c-%d, offender: t-%d}\n", i, i)
+	}
+	mustApply(t, func(cf *proxmon.CaseFile) (uint64, error) { return stream.ApplyCases(ctx, js, cf) }, cf.String())
+	reg, err := stream.WatchCases(ctx, js, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	entered, release := make(chan struct{}), make(chan struct{})
+	reports := make(chan []string, n)
+	var first sync.Once
+	reg.OnSecretChange(func(ds []string) {
+		first.Do(func() {
+			close(entered)
+			<-release // the first report takes its time
+		})
+		reports <- ds
+	})
+	kv, err := js.KeyValue(ctx, stream.Cases)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := kv.Delete(ctx, "c-0"); err != nil {
+		t.Fatal(err)
+	}
+	<-entered
+	for i := 1; i < n; i++ {
+		if err := kv.Delete(ctx, fmt.Sprintf("c-%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitDelivered(t, js, "KV_"+stream.Cases)
+	close(release)
+
+	var got []string
+	calls := 0
+	for len(got) < n {
+		select {
+		case ds := <-reports:
+			calls++
+			if !slices.IsSorted(ds) {
+				t.Errorf("report %v is not sorted", ds)
+			}
+			got = append(got, ds...)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%d devices reported in %d calls, want %d", len(got), calls, n)
+		}
+	}
+	slices.Sort(got)
+	if len(slices.Compact(got)) != n {
+		t.Errorf("a device reported more than once: %d reports of %d devices", len(got), n)
+	}
+	// One report for c-0, one for the rest; a straggler the server had not
+	// yet handed to the client makes another.
+	if calls > 4 {
+		t.Errorf("%d deletions reported in %d calls, want them batched", n, calls)
+	}
+}
+
+// waitDelivered waits until the server has delivered every message of the
+// stream to each of its consumers.
+func waitDelivered(t *testing.T, js jetstream.JetStream, name string) {
+	t.Helper()
+	st, err := js.Stream(t.Context(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		info, err := st.Info(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		behind := 0
+		for ci := range st.ListConsumers(t.Context()).Info() {
+			if ci.Delivered.Stream < info.State.LastSeq {
+				behind++
+			}
+		}
+		if behind == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d consumers of %s behind after 10 s", behind, name)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 

@@ -176,7 +176,8 @@ func (s *Service) embeddedBroker() *natsd.Server {
 
 // watchSecrets lets the embedded server's Auth find devices' secrets in
 // the CASES bucket (a case applied at runtime is seen at once), and closes
-// a device's connections when its secret changes or its case goes. It
+// devices' connections when their secret changes or their case goes, the
+// devices of a burst of changes in one pass over the connections. It
 // returns the Registry, which ingest shares.
 func (s *Service) watchSecrets(ctx context.Context) (*stream.Registry, error) {
 	reg, err := stream.WatchCases(ctx, s.js, s.log)
@@ -185,9 +186,9 @@ func (s *Service) watchSecrets(ctx context.Context) (*stream.Registry, error) {
 	}
 	if s.sec.auth != nil {
 		s.sec.auth.SetDevices(reg)
-		reg.OnSecretChange(func(device string) {
-			if n := s.srv.Disconnect(device); n > 0 {
-				s.log.Info("device disconnected: secret changed or case removed", "device", device, "connections", n)
+		reg.OnSecretChange(func(devices []string) {
+			if n := s.srv.Disconnect(devices...); n > 0 {
+				s.log.Info("devices disconnected: secret changed or case removed", "devices", devices, "connections", n)
 			}
 		})
 	}
