@@ -39,8 +39,11 @@ type response struct {
 	status  int
 	body    any
 	problem *Problem
+	// header is added to the answer (e.g. an ETag)
+	header http.Header
 	// audit fields the handler knows
 	caseID, alert string
+	revision      uint64 // the CASES revision a case change made
 }
 
 func fail(p *Problem) response { return response{status: p.Status, problem: p} }
@@ -62,7 +65,7 @@ func (s *Server) route(mux *http.ServeMux, pattern string, perm centre.Permissio
 			res = h(r, u)
 		}
 		e := centre.AuditEntry{Action: string(perm), Method: r.Method, Path: r.URL.RequestURI(),
-			Case: res.caseID, Alert: res.alert, Reason: truncate(r.Header.Get("X-Reason"), 500), Status: res.status}
+			Case: res.caseID, Alert: res.alert, Revision: res.revision, Reason: truncate(r.Header.Get("X-Reason"), 500), Status: res.status}
 		if u != nil {
 			e.Actor, e.Role = u.Name, u.Role
 		} else {
@@ -73,6 +76,9 @@ func (s *Server) route(mux *http.ServeMux, pattern string, perm centre.Permissio
 			s.o.Log.Error("audit failed", "err", err)
 			writeProblem(w, problem(http.StatusServiceUnavailable, "audit_unavailable", "the audit trail cannot be written; nothing is served without it"))
 			return
+		}
+		for k, v := range res.header {
+			w.Header()[k] = v
 		}
 		if res.problem != nil {
 			writeProblem(w, res.problem)
@@ -100,6 +106,9 @@ func (s *Server) centreRoutes(mux *http.ServeMux) {
 	if s.o.Devices != nil {
 		s.route(mux, "GET /api/v1/devices", centre.ReadDevices, s.listDevices)
 		s.route(mux, "GET /api/v1/devices/{id}", centre.ReadDevices, s.getDevice)
+	}
+	if s.o.Cases != nil {
+		s.caseRoutes(mux)
 	}
 	if s.o.Dispatch != nil {
 		s.route(mux, "POST /api/v1/dispatch/{terminal}/next", centre.ReadAlerts, s.next)

@@ -42,10 +42,16 @@ func (m *memCentre) Audit(_ context.Context, e centre.AuditEntry) error {
 	m.audit = append(m.audit, e)
 	return nil
 }
-func (m *memCentre) AuditEntries(context.Context, time.Time, func(*centre.AuditEntry) bool, int) ([]centre.AuditEntry, error) {
+func (m *memCentre) AuditEntries(_ context.Context, _ time.Time, keep func(*centre.AuditEntry) bool, _ int) ([]centre.AuditEntry, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return append([]centre.AuditEntry(nil), m.audit...), nil
+	var out []centre.AuditEntry
+	for _, e := range m.audit {
+		if keep == nil || keep(&e) {
+			out = append(out, e)
+		}
+	}
+	return out, nil
 }
 func (m *memCentre) changes() int {
 	m.mu.Lock()
@@ -77,7 +83,8 @@ func newCentreServer(t testing.TB) (*httptest.Server, *memCentre) {
 		Severity: proxmon.SeverityCritical, Case: "case-1", Time: t0, Device: "tag-1"}, 2, t0)
 	m.book.ApplyEvent(proxmon.Event{ID: "c2", OpenID: "a2", Type: proxmon.Tamper, Phase: proxmon.PhaseClose,
 		Severity: proxmon.SeverityCritical, Case: "case-1", Time: t0, Device: "tag-1"}, 3, t0)
-	srv := api.New(api.Options{Centre: m, Users: users, Now: func() time.Time { return t0.Add(time.Hour) }})
+	cases, _ := newCases(t)
+	srv := api.New(api.Options{Centre: m, Users: users, Cases: cases, Now: func() time.Time { return t0.Add(time.Hour) }})
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
 	return ts, m
@@ -118,6 +125,7 @@ func TestAuthMatrix(t *testing.T) {
 		{"GET", "/api/v1/status", "", map[centre.Role]int{centre.Operator: ok, centre.CaseManager: ok, centre.Supervisor: ok, centre.Admin: ok}},
 		{"GET", "/api/v1/audit?case=case-1", "", map[centre.Role]int{centre.Operator: denied, centre.CaseManager: denied, centre.Supervisor: ok, centre.Admin: ok}},
 	}
+	endpoints = append(endpoints, caseEndpoints...)
 	for _, e := range endpoints {
 		for _, tok := range []string{"", "wrong-token"} {
 			code, body, hdr := call(t, ts, e.method, e.path, tok, e.body)

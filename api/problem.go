@@ -6,14 +6,23 @@ import (
 )
 
 // Problem is an error answer (RFC 9457 problem details). Code is a
-// machine-readable extension; Field names the input at fault.
+// machine-readable extension; Field names the input at fault, Faults
+// every fault when there are several (an invalid case).
 type Problem struct {
-	Type   string `json:"type"`
-	Title  string `json:"title"`
-	Status int    `json:"status"`
-	Detail string `json:"detail,omitempty"`
-	Code   string `json:"code,omitempty"`
-	Field  string `json:"field,omitempty"`
+	Type   string       `json:"type"`
+	Title  string       `json:"title"`
+	Status int          `json:"status"`
+	Detail string       `json:"detail,omitempty"`
+	Code   string       `json:"code,omitempty"`
+	Field  string       `json:"field,omitempty"`
+	Faults []FieldFault `json:"faults,omitempty"`
+}
+
+// FieldFault is one fault of the input: where (a path such as
+// "case.zones[0].geometry") and what.
+type FieldFault struct {
+	Field  string `json:"field"`
+	Detail string `json:"detail"`
 }
 
 func problem(status int, code, detail string) *Problem {

@@ -10,7 +10,9 @@
 // "not ready". Every /api/v1 call needs a bearer token whose role allows it
 // (401 without one, 403 outside the role), and is appended to the audit
 // trail before its answer is written: nothing is read without its entry.
-// Errors are problem details (RFC 9457), never a bare 500.
+// Errors are problem details (RFC 9457), never a bare 500. A case is
+// written only when it passes the checks of a case file, and only over
+// the revision it was based on, so an edit never silently undoes another.
 package api
 
 import (
@@ -55,6 +57,9 @@ type Options struct {
 	// Devices, when set, serves /api/v1/devices: positions, last seen,
 	// battery, open alerts, who is near a place.
 	Devices Devices
+	// Cases, when set, serves the case managers' /api/v1/cases: the cases
+	// in force, read, written, deleted, and their history.
+	Cases Cases
 	// Alarms returns the dead-man's switch's alarms for /api/v1/status.
 	Alarms func(context.Context) []Alarm
 	// MetricsToken, when set, makes /metrics require a user's token

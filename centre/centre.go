@@ -70,6 +70,9 @@ type AuditEntry struct {
 	Alert  string    `json:"alert,omitempty"`
 	Reason string    `json:"reason,omitempty"` // the X-Reason header, if given
 	Status int       `json:"status"`
+	// Revision is the CASES bucket revision a change of the case made:
+	// the bucket keeps no author, this entry does.
+	Revision uint64 `json:"revision,omitempty"`
 }
 
 // Anonymous is the actor of a request without a valid token.
