@@ -63,12 +63,79 @@ func (d *Device) Accuracy() float64 {
 // Case is one offender under one court order: whom he must not approach and
 // where he must not (or must) be.
 type Case struct {
-	ID          string       `json:"id"`
-	Risk        Risk         `json:"risk,omitempty"`
-	Offender    string       `json:"offender"`
-	Drill       bool         `json:"drill,omitempty"`
+	ID       string `json:"id"`
+	Risk     Risk   `json:"risk,omitempty"`
+	Offender string `json:"offender"`
+	Drill    bool   `json:"drill,omitempty"`
+	// ValidFrom and ValidUntil bound the order: the case is in force within
+	// [ValidFrom, ValidUntil), outside any of its Suspensions. Either may be
+	// absent (no bound).
+	ValidFrom   *time.Time   `json:"valid_from,omitempty"`
+	ValidUntil  *time.Time   `json:"valid_until,omitempty"`
+	Suspensions []Suspension `json:"suspensions,omitempty"`
 	ContactBans []ContactBan `json:"contact_bans,omitempty"`
 	Zones       []Zone       `json:"zones,omitempty"`
+}
+
+// Suspension pauses a case for [From, Until): the offender is in custody
+// or in hospital, say. Without Until it lasts until the case is updated.
+type Suspension struct {
+	From   time.Time  `json:"from"`
+	Until  *time.Time `json:"until,omitempty"`
+	Reason string     `json:"reason"`
+}
+
+// CaseState says whether a case is in force.
+type CaseState uint8
+
+// Case states.
+const (
+	InForce   CaseState = iota
+	Suspended           // within its validity, inside a suspension
+	Inactive            // outside its validity
+)
+
+// State returns the case's state at t and the next instant after t at
+// which it may change: State is the same at every instant of [t, until). A
+// zero until means never (an open-ended suspension lasts until the case is
+// updated).
+func (c *Case) State(t time.Time) (state CaseState, until time.Time) {
+	if c.ValidFrom != nil && t.Before(*c.ValidFrom) {
+		return Inactive, *c.ValidFrom
+	}
+	var validUntil time.Time
+	if c.ValidUntil != nil {
+		if !t.Before(*c.ValidUntil) {
+			return Inactive, time.Time{}
+		}
+		validUntil = *c.ValidUntil
+	}
+	var starts, ends time.Time // the next suspension to start; the first to end of those holding t
+	suspended := false
+	for i := range c.Suspensions {
+		s := &c.Suspensions[i]
+		switch {
+		case t.Before(s.From):
+			starts = earlier(starts, s.From)
+		case s.Until == nil:
+			suspended = true
+		case t.Before(*s.Until):
+			suspended = true
+			ends = earlier(ends, *s.Until)
+		}
+	}
+	if suspended {
+		return Suspended, earlier(validUntil, ends)
+	}
+	return InForce, earlier(validUntil, starts)
+}
+
+// earlier returns the earlier of a and b, where zero means never.
+func earlier(a, b time.Time) time.Time {
+	if a.IsZero() || !b.IsZero() && b.Before(a) {
+		return b
+	}
+	return a
 }
 
 // ContactBan forbids the offender to come near a protected person's device.

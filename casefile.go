@@ -405,6 +405,7 @@ func (c *Case) validate(v *validator, path string, device func(id string) (*Devi
 		v.add(path+".risk", "unknown risk %q (want low, medium or high)", c.Risk)
 	}
 	v.ref(path+".offender", c.Offender, DeviceTag, device)
+	c.validatePeriods(v, path)
 	protected := make(map[string]bool, len(c.ContactBans))
 	for i := range c.ContactBans {
 		b := &c.ContactBans[i]
@@ -432,6 +433,47 @@ func (c *Case) validate(v *validator, path string, device func(id string) (*Devi
 		zones[z.ID] = true
 		z.validate(v, p)
 	}
+}
+
+// validatePeriods checks the case's validity and suspensions: each period
+// ends after it starts, and suspensions do not overlap, so that the case's
+// state at any instant names one suspension and the log of it (one
+// case_suspended per suspension) is unambiguous.
+func (c *Case) validatePeriods(v *validator, path string) {
+	if c.ValidFrom != nil && c.ValidUntil != nil && !c.ValidUntil.After(*c.ValidFrom) {
+		v.add(path+".valid_until", "%s is not after valid_from %s", c.ValidUntil.Format(time.RFC3339), c.ValidFrom.Format(time.RFC3339))
+	}
+	for i := range c.Suspensions {
+		s := &c.Suspensions[i]
+		p := path + ".suspensions[" + strconv.Itoa(i) + "]"
+		switch {
+		case s.From.IsZero():
+			v.add(p+".from", "missing")
+		case !s.ordered():
+			v.add(p+".until", "%s is not after from %s", s.Until.Format(time.RFC3339), s.From.Format(time.RFC3339))
+		default:
+			for j := range i {
+				if o := &c.Suspensions[j]; o.ordered() && s.overlaps(o) {
+					v.add(p, "overlaps suspensions[%d] (a case is suspended for one reason at a time)", j)
+					break
+				}
+			}
+		}
+		if strings.TrimSpace(s.Reason) == "" {
+			v.add(p+".reason", "missing (say why, like custody or hospital)")
+		}
+	}
+}
+
+// ordered reports whether the suspension has a start and ends after it.
+func (s *Suspension) ordered() bool {
+	return !s.From.IsZero() && (s.Until == nil || s.Until.After(s.From))
+}
+
+// overlaps reports whether two suspensions share an instant; a missing
+// until is open-ended.
+func (s *Suspension) overlaps(o *Suspension) bool {
+	return (o.Until == nil || s.From.Before(*o.Until)) && (s.Until == nil || o.From.Before(*s.Until))
 }
 
 // ref checks a reference at path to a device of kind want.

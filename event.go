@@ -29,6 +29,7 @@ const (
 	GPSAnomaly     EventType = "gps_anomaly"
 	IngestDown     EventType = "ingest_down"
 	NetworkOutage  EventType = "network_outage"
+	CaseSuspended  EventType = "case_suspended"
 	Escalation     EventType = "escalation"
 	Pattern        EventType = "pattern"
 )
@@ -73,6 +74,7 @@ const (
 	RuleZone    = "zone:"    // + zone id
 	RuleDevice  = "device:"  // + device id
 	RuleSystem  = "system"   // ingest_down, network_outage
+	RuleCase    = "case"     // the case as a whole: case_suspended
 	RuleAlert   = "alert:"   // + alert id: escalations
 )
 
@@ -124,6 +126,8 @@ func (e *Event) Rule() string {
 	switch {
 	case e.Alert != "":
 		return RuleAlert + e.Alert
+	case e.Type == CaseSuspended:
+		return RuleCase
 	case e.Protected != "":
 		return RuleContact + e.Protected
 	case e.Zone != "":

@@ -93,6 +93,10 @@ type member struct {
 	cs   *caseState
 	dev  *device
 	open [numConds]openRef
+	// since is when the case last came back in force: the device's
+	// silence counts in this case from then at the earliest. always if it
+	// never did.
+	since int64
 }
 
 func (e *Engine) upsertDevice(info *proxmon.Device) *device {
@@ -193,7 +197,12 @@ func (d *device) recount() {
 // counts towards the end of a network outage.
 func (e *Engine) hear(d *device, rcv int64, trig proxmon.Trigger) {
 	if !d.everHeard || rcv > d.heard {
-		e.heard.move(d.heard, d.everHeard, rcv)
+		if d.counted() {
+			if d.everHeard {
+				e.heard.remove(d.heard)
+			}
+			e.heard.add(rcv)
+		}
 		d.heard, d.everHeard = rcv, true
 	}
 	e.setCond(d, condSignalLost, false, trig)
@@ -214,6 +223,7 @@ func (e *Engine) fix(f *proxmon.Fix) {
 	if !fc.known {
 		fc.acc = d.defAcc
 	}
+	e.judgeCases(t, fc.trig)
 	e.hear(d, nanos(f.ReceivedOrTime()), fc.trig)
 	if d.hasPos && t <= d.posTime {
 		e.lateFix(d, &fc)
@@ -286,6 +296,7 @@ func (e *Engine) status(s *proxmon.Status) {
 	}
 	t := nanos(s.Time)
 	trig := trigger("status", s.Device, 0, t)
+	e.judgeCases(t, trig)
 	e.hear(d, nanos(s.ReceivedOrTime()), trig)
 	defer e.arm(d)
 	if d.hasStatus && t < d.statusTime {
@@ -316,34 +327,37 @@ func (e *Engine) status(s *proxmon.Status) {
 	}
 }
 
-// liveness opens signal_lost and gps_lost at a tick.
+// counted reports whether the device is in a case in force: only then
+// does it count, for its own liveness and for network_outage.
+func (d *device) counted() bool { return len(d.members) > 0 }
+
+// liveness opens signal_lost and gps_lost at a tick. A device heard within
+// its stale time has no signal_lost to open in any case (its silence
+// counts from when it was heard at the earliest), so the two never open
+// together.
 func (e *Engine) liveness(d *device, t int64, trig proxmon.Trigger) {
-	if len(d.members) == 0 {
-		return
-	}
-	ref, ok := e.silenceRef(d)
-	if !ok {
-		return
-	}
-	if t-ref > d.staleAfter {
-		if !e.covered(d) {
-			e.openSignalLost(d, t, trig)
-		}
+	if !d.counted() {
 		return
 	}
 	if d.everHeard && t-d.heard <= d.staleAfter && (!d.hasPos || d.stale(t)) {
 		e.setCond(d, condGPSLost, true, trig)
 	}
+	if !e.covered(d) {
+		e.openSignalLost(d, t, trig)
+	}
 }
 
-// silenceRef returns the time from which a device's silence counts: when it
-// was last heard, or (never heard) when it entered its case; but not before
-// ingest came back after ingest_down, since ingest could hear nothing while
-// it was down.
-func (e *Engine) silenceRef(d *device) (int64, bool) {
+// silenceRef returns the time from which a device's silence counts in a
+// case: when it was last heard, or (never heard) when it entered its case;
+// but not before the case came back in force, nor before ingest came back
+// after ingest_down, since ingest could hear nothing while it was down.
+func (e *Engine) silenceRef(d *device, m *member) (int64, bool) {
 	ref, ok := d.heard, d.everHeard
 	if !ok {
 		ref, ok = d.since, d.sinceSet
+	}
+	if m.since > ref || !ok && m.since != always {
+		ref, ok = m.since, true
 	}
 	if ok && e.ingest.resumed > ref {
 		ref = e.ingest.resumed
@@ -351,11 +365,12 @@ func (e *Engine) silenceRef(d *device) (int64, bool) {
 	return ref, ok
 }
 
-// openSignalLost opens signal_lost, critical for a tag whose case has a
-// breach open.
+// openSignalLost opens signal_lost in every case where the device has been
+// silent for longer than its stale time, critical for a tag whose case has
+// a breach open.
 func (e *Engine) openSignalLost(d *device, t int64, trig proxmon.Trigger) {
 	for _, m := range d.members {
-		if m.open[condSignalLost].isOpen() {
+		if ref, ok := e.silenceRef(d, m); !ok || t-ref <= d.staleAfter || m.open[condSignalLost].isOpen() {
 			continue
 		}
 		ev := deviceEvent(m, condSignalLost, t)

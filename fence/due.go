@@ -24,8 +24,12 @@ func (e *Engine) deviceDue(d *device) int64 {
 		return never
 	}
 	due := never
-	if ref, ok := e.silenceRef(d); ok && d.nOpen[condSignalLost] < len(d.members) && !e.covered(d) {
-		due = ref + d.staleAfter
+	if d.nOpen[condSignalLost] < len(d.members) && !e.covered(d) {
+		for _, m := range d.members {
+			if ref, ok := e.silenceRef(d, m); ok && !m.open[condSignalLost].isOpen() {
+				due = min(due, ref+d.staleAfter)
+			}
+		}
 	}
 	// gps_lost needs the device heard within staleAfter of the tick, so
 	// nothing is due once that window has closed: hearing it again
@@ -53,17 +57,19 @@ func (e *Engine) armAll() {
 	}
 }
 
-// zoneAlarm is a scheduled zone due to be judged at a tick at or after due.
-type zoneAlarm struct {
-	due  int64
-	zone *zoneRule
+// alarm is a zone or a case due to be judged at the first record at or
+// after due.
+type alarm[T any] struct {
+	due int64
+	v   T
 }
 
-// alarms is a min-heap of zone alarms. A zone has at most one live alarm,
-// the one whose due equals its armed time; others are skipped when popped.
-type alarms []zoneAlarm
+// alarms is a min-heap of alarms. A zone or case has at most one live
+// alarm, the one whose due equals its armed time; others are skipped when
+// popped.
+type alarms[T any] []alarm[T]
 
-func (h *alarms) push(a zoneAlarm) {
+func (h *alarms[T]) push(a alarm[T]) {
 	*h = append(*h, a)
 	s := *h
 	for i := len(s) - 1; i > 0; {
@@ -76,7 +82,10 @@ func (h *alarms) push(a zoneAlarm) {
 	}
 }
 
-func (h *alarms) pop() zoneAlarm {
+// dueBy reports whether an alarm is due at t.
+func (h alarms[T]) dueBy(t int64) bool { return len(h) > 0 && h[0].due <= t }
+
+func (h *alarms[T]) pop() alarm[T] {
 	s := *h
 	top := s[0]
 	n := len(s) - 1
@@ -107,12 +116,24 @@ func (e *Engine) armZone(z *zoneRule, due int64) {
 		return
 	}
 	z.armed = due
-	e.zoneAlarms.push(zoneAlarm{due, z})
+	e.zoneAlarms.push(alarm[*zoneRule]{due, z})
 }
 
-// heardRing counts devices by the second they were last heard, for the
-// last ringSize seconds, so that a tick can bound the number of silent
-// devices without visiting them.
+// armCase makes cs due at the first record at or after due, unless it
+// already is due earlier.
+func (e *Engine) armCase(cs *caseState, due int64) {
+	if due >= cs.armed {
+		return
+	}
+	cs.armed = due
+	e.caseAlarms.push(alarm[*caseState]{due, cs})
+}
+
+// heardRing counts the devices in a case in force by the second they were
+// last heard, for the last ringSize seconds, so that a tick can bound the
+// number of silent devices without visiting them. A device no case in
+// force uses counts for nothing: it is filed when it joins its first such
+// case and taken out when it leaves its last.
 type heardRing struct {
 	sec    [ringSize]int64
 	count  [ringSize]int32
@@ -130,15 +151,17 @@ func floorSec(ns int64) int64 {
 	return s
 }
 
-// move re-files a device heard at from (if wasHeard) as heard at to.
-func (r *heardRing) move(from int64, wasHeard bool, to int64) {
-	if wasHeard {
-		s := floorSec(from)
-		if i := s & (ringSize - 1); r.sec[i] == s {
-			r.count[i]--
-		}
+// remove takes out a device filed as heard at ns.
+func (r *heardRing) remove(ns int64) {
+	s := floorSec(ns)
+	if i := s & (ringSize - 1); r.sec[i] == s {
+		r.count[i]--
 	}
-	s := floorSec(to)
+}
+
+// add files a device as heard at ns.
+func (r *heardRing) add(ns int64) {
+	s := floorSec(ns)
 	r.newest = max(r.newest, s)
 	i := s & (ringSize - 1)
 	switch {

@@ -2,6 +2,7 @@ package fence_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -62,22 +63,42 @@ func firstDiff(got, want []byte) string {
 
 // randomLog builds a small fleet around Rotterdam whose devices wander in
 // and out of each other's and their zones' reach, fall silent, come back
-// late, with zones switching on and off every few minutes and ingest
-// stopping now and then.
+// late, with zones switching on and off every few minutes, ingest
+// stopping now and then, and cases starting, ending, suspended, resumed,
+// deleted, added again and given a new tag as the log goes.
 func randomLog(t *testing.T, seed uint64) (*proxmon.CaseFile, []proxmon.Record) {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 7))
 	const cases = 12
+	start := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC) // Monday 10:00 in Amsterdam
+	// at is an instant of the hour, not on a tick's second.
+	at := func(from, span int) string {
+		return start.Add(time.Duration(from+rng.IntN(span))*time.Second + time.Duration(rng.IntN(1e9))).Format(time.RFC3339Nano)
+	}
 	var y strings.Builder
 	y.WriteString("devices:\n")
 	for i := range cases {
 		fmt.Fprintf(&y, "  - {id: tag-%d, kind: tag, report_interval_s: %d}\n", i, 10+rng.IntN(50))
+		fmt.Fprintf(&y, "  - {id: spare-%d, kind: tag, report_interval_s: %d}\n", i, 10+rng.IntN(50))
 		fmt.Fprintf(&y, "  - {id: phone-%d, kind: victim, report_interval_s: %d}\n", i, 10+rng.IntN(50))
 	}
 	y.WriteString("cases:\n")
 	for i := range cases {
 		lon, lat := 4.40+0.002*float64(i), 51.90
-		fmt.Fprintf(&y, "  - id: case-%02d\n    offender: tag-%d\n    contact_bans: [{protected: phone-%d, alert_m: 150, warn_m: 400}]\n    zones:\n", i, i, i)
+		fmt.Fprintf(&y, "  - id: case-%02d\n    offender: tag-%d\n", i, i)
+		if rng.IntN(3) == 0 {
+			fmt.Fprintf(&y, "    valid_from: %s\n", at(0, 900))
+		}
+		if rng.IntN(3) == 0 {
+			fmt.Fprintf(&y, "    valid_until: %s\n", at(2400, 1200))
+		}
+		if rng.IntN(2) == 0 {
+			fmt.Fprintf(&y, "    suspensions:\n      - {from: %s, until: %s, reason: custody}\n", at(300, 600), at(1000, 400))
+			if rng.IntN(2) == 0 {
+				fmt.Fprintf(&y, "      - {from: %s, reason: hospital}\n", at(1800, 1200))
+			}
+		}
+		fmt.Fprintf(&y, "    contact_bans: [{protected: phone-%d, alert_m: 150, warn_m: 400}]\n    zones:\n", i)
 		fmt.Fprintf(&y, "      - {id: ex, kind: exclusion, circle: {center: [%f, %f], radius_m: 100}, buffer_m: 100, schedule: {tz: Europe/Amsterdam, windows: [{days: [mon, tue, wed, thu, fri, sat, sun], start: \"%02d:%02d\", end: \"%02d:%02d\"}]}}\n",
 			lon, lat, 10, rng.IntN(20), 10, 20+rng.IntN(30))
 		fmt.Fprintf(&y, "      - {id: in, kind: inclusion, circle: {center: [%f, %f], radius_m: 150}, schedule: {tz: Europe/Amsterdam, windows: [{days: [mon], start: \"10:%02d\", end: \"10:%02d\"}]}}\n",
@@ -88,8 +109,32 @@ func randomLog(t *testing.T, seed uint64) (*proxmon.CaseFile, []proxmon.Record) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	start := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC) // Monday 10:00 in Amsterdam
+	// The cases as the log has them now, for the case records to change;
+	// nil once deleted.
+	cur := make([]*proxmon.Case, cases)
+	for i := range cf.Cases {
+		c := cf.Cases[i]
+		cur[i] = &c
+	}
 	var recs []proxmon.Record
+	line := func(ndjson string) {
+		r, err := proxmon.ParseRecord([]byte(ndjson))
+		if err != nil {
+			t.Fatalf("%s: %v", ndjson, err)
+		}
+		recs = append(recs, r)
+	}
+	caseRecord := func(c *proxmon.Case, now time.Time) {
+		j, err := json.Marshal(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		devs, err := json.Marshal(cf.Devices)
+		if err != nil {
+			t.Fatal(err)
+		}
+		line(fmt.Sprintf(`{"case":%s,"devices":%s,"time":%q}`, j, devs, now.Format(time.RFC3339Nano)))
+	}
 	seq := map[string]uint64{}
 	pos := map[string][2]float64{}
 	hbDown := false
@@ -101,9 +146,40 @@ func randomLog(t *testing.T, seed uint64) (*proxmon.CaseFile, []proxmon.Record) 
 		if !hbDown {
 			recs = append(recs, proxmon.Record{Kind: proxmon.RecordHeartbeat, Time: now})
 		}
+		if rng.IntN(60) == 0 {
+			k := rng.IntN(cases)
+			switch c := cur[k]; {
+			case c == nil: // added again
+				c := cf.Cases[k]
+				cur[k] = &c
+				caseRecord(&c, now)
+			case rng.IntN(8) == 0:
+				cur[k] = nil
+				line(fmt.Sprintf(`{"case_deleted":"case-%02d"}`, k))
+			case rng.IntN(3) == 0: // the other tag
+				n := *c
+				n.Offender = map[bool]string{true: fmt.Sprintf("spare-%d", k), false: fmt.Sprintf("tag-%d", k)}[c.Offender == fmt.Sprintf("tag-%d", k)]
+				cur[k] = &n
+				caseRecord(&n, now)
+			default: // suspended from about now, for a while or until further notice, or not at all
+				n := *c
+				n.Suspensions = nil
+				if rng.IntN(3) > 0 {
+					from := now.Add(time.Duration(rng.IntN(60e9)) - 20*time.Second)
+					sp := proxmon.Suspension{From: from, Reason: "custody"}
+					if rng.IntN(2) == 0 {
+						until := from.Add(time.Duration(1 + rng.Int64N(300e9)))
+						sp.Until = &until
+					}
+					n.Suspensions = []proxmon.Suspension{sp}
+				}
+				cur[k] = &n
+				caseRecord(&n, now)
+			}
+		}
 		silentAll := s >= 1500 && s < 1700 // a network outage
 		for i := range cases {
-			for _, dev := range []string{fmt.Sprintf("tag-%d", i), fmt.Sprintf("phone-%d", i)} {
+			for _, dev := range []string{fmt.Sprintf("tag-%d", i), fmt.Sprintf("spare-%d", i), fmt.Sprintf("phone-%d", i)} {
 				if silentAll && rng.IntN(10) < 9 || rng.IntN(25) != 0 {
 					continue
 				}

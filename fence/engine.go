@@ -22,6 +22,7 @@ package fence
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"time"
@@ -67,7 +68,8 @@ type Engine struct {
 	devList    []*device
 	due        []int64
 	lastTick   int64
-	zoneAlarms alarms
+	zoneAlarms alarms[*zoneRule]
+	caseAlarms alarms[*caseState] // cases by when their validity or a suspension starts or ends
 	heard      heardRing
 
 	// Per-record scratch, reused so a fix allocates nothing.
@@ -206,6 +208,17 @@ func (e *Engine) point(ev proxmon.Event, trig proxmon.Trigger) {
 }
 
 func nanos(t time.Time) int64 { return t.UnixNano() }
+
+// deadline returns a time at which something is due, in nanoseconds; a
+// time beyond what they can hold (after 2262) is never.
+func deadline(t time.Time) int64 {
+	if t.After(latest) {
+		return never
+	}
+	return nanos(t)
+}
+
+var latest = time.Unix(0, math.MaxInt64)
 
 func timeOf(n int64) time.Time { return time.Unix(0, n).UTC() }
 

@@ -252,11 +252,13 @@ var severities = map[proxmon.EventType]proxmon.Severity{
 	proxmon.GPSAnomaly:     proxmon.SeverityInfo,
 	proxmon.IngestDown:     proxmon.SeverityCritical,
 	proxmon.NetworkOutage:  proxmon.SeverityCritical,
+	proxmon.CaseSuspended:  proxmon.SeverityInfo,
 }
 
 // ruleOf names an event's rule as DESIGN.md's "Event id" does:
-// contact:{protected}, zone:{zone} or device:{device}; "system" for system
-// events, which DESIGN.md leaves unnamed.
+// contact:{protected}, zone:{zone}, device:{device} or case (the case as a
+// whole: case_suspended); "system" for system events, which DESIGN.md
+// leaves unnamed.
 func ruleOf(ev *proxmon.Event) string {
 	switch ev.Type {
 	case proxmon.ContactBreach, proxmon.ContactWarning:
@@ -271,6 +273,8 @@ func ruleOf(ev *proxmon.Event) string {
 		return "zone:" + ev.Zone
 	case proxmon.IngestDown, proxmon.NetworkOutage:
 		return "system"
+	case proxmon.CaseSuspended:
+		return "case"
 	}
 	if ev.Device == "" {
 		return ""

@@ -54,6 +54,15 @@ type caseSnap struct {
 	Case    proxmon.Case                 `json:"case"`
 	Rules   map[string][2]openRef        `json:"rules,omitempty"`   // rule -> breach, warning/approach
 	Members map[string][numConds]openRef `json:"members,omitempty"` // device -> conditions
+	// Since holds the members' since, for those whose case came back in
+	// force.
+	Since      map[string]int64 `json:"since,omitempty"`
+	OutOfForce bool             `json:"out_of_force,omitempty"`
+	Suspended  openRef          `json:"suspended,omitzero"`
+	// Due is when the case is judged next (never: math.MaxInt64). A
+	// snapshot of before validity and suspensions lacks it: 0 judges the
+	// case at the next record, which finds it in force.
+	Due int64 `json:"due,omitempty"`
 }
 
 type ingestSnap struct {
@@ -89,7 +98,8 @@ func (e *Engine) Snapshot() ([]byte, error) {
 	}
 	for _, id := range sortedKeys(e.cases) {
 		cs := e.cases[id]
-		snap := caseSnap{Case: *cs.c, Rules: map[string][2]openRef{}, Members: map[string][numConds]openRef{}}
+		snap := caseSnap{Case: *cs.c, Rules: map[string][2]openRef{}, Members: map[string][numConds]openRef{},
+			OutOfForce: !cs.linked, Suspended: cs.suspended, Due: cs.armed}
 		for _, r := range cs.contacts {
 			snap.Rules[r.key()] = [2]openRef{r.breach, r.warning}
 		}
@@ -98,6 +108,12 @@ func (e *Engine) Snapshot() ([]byte, error) {
 		}
 		for _, m := range cs.members {
 			snap.Members[m.dev.id] = m.open
+			if m.since != always {
+				if snap.Since == nil {
+					snap.Since = map[string]int64{}
+				}
+				snap.Since[m.dev.id] = m.since
+			}
 		}
 		s.Cases = append(s.Cases, snap)
 	}
@@ -146,6 +162,31 @@ func Restore(data []byte) (*Engine, error) {
 	}
 	e.pending = e.pending[:0]
 	e.begun = s.Begun
+	// The cases first: which devices count in the heard ring depends on
+	// the cases in force.
+	for _, snap := range s.Cases {
+		cs := e.cases[snap.Case.ID]
+		for _, r := range cs.contacts {
+			refs := snap.Rules[r.key()]
+			r.breach, r.warning = refs[0], refs[1]
+		}
+		for _, z := range cs.zones {
+			refs := snap.Rules[z.key()]
+			z.breach, z.approach = refs[0], refs[1]
+		}
+		for _, m := range cs.members {
+			m.open = snap.Members[m.dev.id]
+			if since, ok := snap.Since[m.dev.id]; ok {
+				m.since = since
+			}
+		}
+		cs.suspended = snap.Suspended
+		cs.armed = never
+		e.armCase(cs, snap.Due)
+		if snap.OutOfForce {
+			e.unlink(cs)
+		}
+	}
 	for _, ds := range s.Devices {
 		d := e.devices[ds.Info.ID]
 		d.hasPos, d.pos, d.posTime, d.posAcc, d.posKnown, d.posVer = ds.HasPos, ds.Pos, ds.PosTime, ds.PosAcc, ds.PosKnown, ds.PosVer
@@ -163,22 +204,8 @@ func Restore(data []byte) (*Engine, error) {
 		if d.hasPos {
 			e.where.Set(d.id, d.pos)
 		}
-		if d.everHeard {
-			e.heard.move(0, false, d.heard)
-		}
-	}
-	for _, snap := range s.Cases {
-		cs := e.cases[snap.Case.ID]
-		for _, r := range cs.contacts {
-			refs := snap.Rules[r.key()]
-			r.breach, r.warning = refs[0], refs[1]
-		}
-		for _, z := range cs.zones {
-			refs := snap.Rules[z.key()]
-			z.breach, z.approach = refs[0], refs[1]
-		}
-		for _, m := range cs.members {
-			m.open = snap.Members[m.dev.id]
+		if d.everHeard && d.counted() {
+			e.heard.add(d.heard)
 		}
 	}
 	for _, d := range e.devList {

@@ -27,6 +27,7 @@ func systemEvent(typ proxmon.EventType, t int64) proxmon.Event {
 }
 
 func (e *Engine) heartbeat(t int64) {
+	e.judgeCases(t, trigger("heartbeat", "", 0, t))
 	if !e.ingest.seen || t > e.ingest.last {
 		e.ingest.last, e.ingest.seen = t, true
 	}
@@ -46,12 +47,14 @@ func (e *Engine) tick(t int64) {
 		e.armAll() // due times assumed ticks do not go back
 		if e.exhaustive {
 			for _, cs := range e.cases {
+				e.armCase(cs, always)
 				for _, z := range cs.zones {
 					e.armZone(z, always)
 				}
 			}
 		}
 	}
+	e.judgeCases(t, trig)
 	e.lastTick = t
 	if e.ingest.seen && !e.ingest.down.isOpen() && t-e.ingest.last > ingestTimeout {
 		e.open(&e.ingest.down, systemEvent(proxmon.IngestDown, t), trig)
@@ -66,15 +69,19 @@ func (e *Engine) tick(t int64) {
 			e.due[i] = e.deviceDue(d)
 		}
 	}
-	for len(e.zoneAlarms) > 0 && e.zoneAlarms[0].due <= t {
+	for e.zoneAlarms.dueBy(t) {
 		a := e.zoneAlarms.pop()
-		if a.zone.armed != a.due || a.zone.cs == nil {
-			continue // superseded, or the zone's case is gone
+		z := a.v
+		if z.armed != a.due {
+			continue // superseded
 		}
-		a.zone.armed = never
-		e.evalZone(a.zone, t, trig, false)
-		if a.zone.zone.Schedule != nil {
-			e.armZone(a.zone, a.zone.schedUntil)
+		z.armed = never
+		if !z.cs.linked {
+			continue // the zone's case is out of force or gone
+		}
+		e.evalZone(z, t, trig, false)
+		if z.zone.Schedule != nil {
+			e.armZone(z, z.schedUntil)
 		}
 	}
 }
@@ -87,7 +94,9 @@ func (e *Engine) covered(d *device) bool {
 
 // detectOutage opens network_outage when more than outageFraction of the
 // devices heard in the last outageWindow, and at least outageMinDevices,
-// have gone unheard for more than outageSilence.
+// have gone unheard for more than outageSilence. Only devices in a case in
+// force count: a tag whose case was deleted or suspended stops reporting
+// with good reason.
 func (e *Engine) detectOutage(t int64, trig proxmon.Trigger) {
 	if e.heard.covers(t) {
 		// The ring bounds the counts without visiting the devices; only
@@ -101,7 +110,7 @@ func (e *Engine) detectOutage(t int64, trig proxmon.Trigger) {
 	}
 	recent, silent := 0, 0
 	for _, d := range e.devices {
-		if !d.everHeard || t-d.heard > outageWindow {
+		if !d.counted() || !d.everHeard || t-d.heard > outageWindow {
 			continue
 		}
 		recent++
@@ -115,7 +124,7 @@ func (e *Engine) detectOutage(t int64, trig proxmon.Trigger) {
 	e.outage.devices = make(map[*device]bool, silent)
 	ids := make([]string, 0, silent)
 	for _, d := range e.devices {
-		if d.everHeard && t-d.heard <= outageWindow && t-d.heard > outageSilence {
+		if d.counted() && d.everHeard && t-d.heard <= outageWindow && t-d.heard > outageSilence {
 			e.outage.devices[d] = true
 			ids = append(ids, d.id)
 		}

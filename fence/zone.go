@@ -43,7 +43,7 @@ func (e *Engine) active(z *zoneRule, t int64) bool {
 		z.schedFrom, z.schedActive, z.schedOK = t, on, true
 		z.schedUntil = never
 		if !until.IsZero() {
-			z.schedUntil = nanos(until)
+			z.schedUntil = deadline(until)
 			e.armZone(z, z.schedUntil)
 		}
 	}
@@ -94,14 +94,11 @@ func (z *zoneRule) meets(rs []geo.Rect) bool {
 // his fix, or at a tick when the position is not stale. Outside the zone's
 // schedule every open condition of the zone closes, stale or not.
 func (e *Engine) evalZone(z *zoneRule, t int64, trig proxmon.Trigger, onFix bool) {
-	o := z.cs.offender
 	if !e.active(z, t) {
-		z.judgedVer = 0
-		if z.anyOpen() {
-			e.zoneStep(z, o.pos, t, trig, zoneVerdict{closeBreach: true, closeApproach: true})
-		}
+		e.endZone(z, t, trig)
 		return
 	}
+	o := z.cs.offender
 	if !o.hasPos || o.stale(t) {
 		return
 	}
@@ -110,6 +107,15 @@ func (e *Engine) evalZone(z *zoneRule, t int64, trig proxmon.Trigger, onFix bool
 	}
 	z.judgedVer = o.posVer
 	e.zoneStep(z, o.pos, t, trig, z.judge(o.pos, o.posAcc, !o.posKnown, false))
+}
+
+// endZone closes every open condition of a zone, whatever the position:
+// its window or its case's time in force has ended.
+func (e *Engine) endZone(z *zoneRule, t int64, trig proxmon.Trigger) {
+	z.judgedVer = 0
+	if z.anyOpen() {
+		e.zoneStep(z, z.cs.offender.pos, t, trig, zoneVerdict{closeBreach: true, closeApproach: true})
+	}
 }
 
 // zoneVerdict is what a position means for a zone.
