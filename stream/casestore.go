@@ -76,6 +76,10 @@ func (s *CaseStore) get(ctx context.Context, id string, secrets bool) (centre.Ca
 
 // Cases returns the cases in force, by id.
 func (s *CaseStore) Cases(ctx context.Context) ([]centre.CaseVersion, error) {
+	return s.list(ctx, false)
+}
+
+func (s *CaseStore) list(ctx context.Context, secrets bool) ([]centre.CaseVersion, error) {
 	w, err := s.kv.WatchAll(ctx, jetstream.IgnoreDeletes())
 	if err != nil {
 		return nil, fmt.Errorf("cases: %w", err)
@@ -91,7 +95,7 @@ func (s *CaseStore) Cases(ctx context.Context) ([]centre.CaseVersion, error) {
 				slices.SortFunc(out, func(a, b centre.CaseVersion) int { return cmp.Compare(a.ID, b.ID) })
 				return out, nil
 			}
-			v, err := version(e, false)
+			v, err := version(e, secrets)
 			if err != nil {
 				return nil, err
 			}
@@ -100,28 +104,39 @@ func (s *CaseStore) Cases(ctx context.Context) ([]centre.CaseVersion, error) {
 	}
 }
 
+// secretsInForce returns each device's MQTT secret in force: as Registry
+// has it, that of the case written last that uses the device.
+func (s *CaseStore) secretsInForce(ctx context.Context) (map[string]string, error) {
+	all, err := s.list(ctx, true)
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(all, func(a, b centre.CaseVersion) int { return cmp.Compare(a.Revision, b.Revision) })
+	out := map[string]string{}
+	for _, v := range all {
+		for _, d := range v.Devices {
+			out[d.ID] = d.MQTTPasswordBcrypt
+		}
+	}
+	return out, nil
+}
+
 // PutCase puts a case in force, based on revision last of it (0: the case
 // must not be in force); centre.ErrCaseChanged when the bucket holds
 // another revision now. A device given without an MQTT secret keeps the
-// one that revision gave it: secrets are never read back, so an edit of
-// what was read must not drop them. The record is checked as ApplyCases
-// checks it (the error wraps proxmon.ErrInvalid).
+// one in force for it: secrets are never read back, so an edit of what was
+// read must not drop them, nor a new case lock out a device another case
+// uses. The record is checked as ApplyCases checks it (the error wraps
+// proxmon.ErrInvalid).
 func (s *CaseStore) PutCase(ctx context.Context, c *proxmon.Case, devices []proxmon.Device, last uint64) (centre.CaseVersion, error) {
 	rec := proxmon.Record{Kind: proxmon.RecordCase, Case: c, Devices: slices.Clone(devices)}
-	if last != 0 {
-		e, err := s.kv.GetRevision(ctx, c.ID, last)
-		if err != nil {
-			return centre.CaseVersion{}, fmt.Errorf("case %s revision %d: %w", c.ID, last, errors.Join(centre.ErrCaseChanged, err))
-		}
-		before, err := version(e, true)
-		if err != nil {
-			return centre.CaseVersion{}, err
-		}
-		for i := range rec.Devices {
-			d := &rec.Devices[i]
-			if j := slices.IndexFunc(before.Devices, func(b proxmon.Device) bool { return b.ID == d.ID }); j >= 0 && d.MQTTPasswordBcrypt == "" {
-				d.MQTTPasswordBcrypt = before.Devices[j].MQTTPasswordBcrypt
-			}
+	secrets, err := s.secretsInForce(ctx)
+	if err != nil {
+		return centre.CaseVersion{}, err
+	}
+	for i := range rec.Devices {
+		if d := &rec.Devices[i]; d.MQTTPasswordBcrypt == "" {
+			d.MQTTPasswordBcrypt = secrets[d.ID]
 		}
 	}
 	val, err := caseValue(&rec)

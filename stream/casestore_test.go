@@ -60,6 +60,16 @@ func TestCaseStore(t *testing.T) {
 	if err != nil || !strings.Contains(string(e.Value()), fakeHash('a')) {
 		t.Fatalf("the secret was dropped: %s, %v", e.Value(), err)
 	}
+	// A new case with a device of another case keeps its secret too.
+	if _, err := s.PutCase(ctx, &proxmon.Case{ID: "case-3", Offender: "tag-2"}, []proxmon.Device{{ID: "tag-2", Kind: proxmon.DeviceTag}}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if e, err := kv.Get(ctx, "case-3"); err != nil || !strings.Contains(string(e.Value()), fakeHash('a')) {
+		t.Fatalf("a new case dropped the secret in force: %s, %v", e.Value(), err)
+	}
+	if _, err := s.DeleteCase(ctx, "case-3", 0); err != nil {
+		t.Fatal(err)
+	}
 	// An invalid case changes nothing.
 	if _, err := s.PutCase(ctx, &proxmon.Case{ID: "case-2", Offender: "phone-1"}, nil, v2.Revision); !errors.Is(err, proxmon.ErrInvalid) {
 		t.Errorf("invalid case: %v, want ErrInvalid", err)
@@ -98,7 +108,7 @@ func TestCaseStore(t *testing.T) {
 	if _, err := s.PutCase(ctx, c2, devs, 0); err != nil {
 		t.Errorf("re-create: %v", err)
 	}
-	want := "case case-1,case case-2,case case-2,deleted case-2,case case-2"
+	want := "case case-1,case case-2,case case-2,case case-3,deleted case-3,deleted case-2,case case-2"
 	if got := strings.Join(logged(), ","); got != want {
 		t.Errorf("FIXES: %s, want %s", got, want)
 	}

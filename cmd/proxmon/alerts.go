@@ -29,10 +29,11 @@ Through the HTTP API (--api, PROXMON_API) with the token in PROXMON_TOKEN
 or --token-file: every call is authenticated and audited.
 `
 
-// apiClient calls /api/v1 with a bearer token.
+// apiClient calls /api/v1 with a bearer token, and the reason for the
+// calls (X-Reason), when given, which the audit trail keeps.
 type apiClient struct {
-	base, token string
-	http        *http.Client
+	base, token, reason string
+	http                *http.Client
 }
 
 func (c *apiClient) flags(fs *flag.FlagSet) *string {
@@ -72,6 +73,9 @@ func (c *apiClient) do(ctx context.Context, method, path string, body, out any) 
 		return err
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
+	if c.reason != "" {
+		req.Header.Set("X-Reason", c.reason)
+	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}

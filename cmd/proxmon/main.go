@@ -27,6 +27,8 @@ Usage:
   proxmon simulate [flags]                     simulate a fleet of drill cases against a running service, report
   proxmon cases apply -f FILE [--nats URL]     validate a case file and put its cases in force
   proxmon alerts list|ack|close|report         the monitoring centre's alerts, through the HTTP API
+  proxmon cases get|history|delete ID          a case in force, its versions and who made them, through the HTTP API
+  proxmon audit list [--case ID] [--since D]   the audit trail: who called the API, about what, through the HTTP API
   proxmon dispatch --terminal ID               a monitoring centre's terminal: alerts as they arrive, once
   proxmon users token                          a new API token and the hash for the users file
   proxmon evaluate --cases FILE --fixes FILE   evaluate an NDJSON log offline, print events
@@ -67,6 +69,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return dispatchCmd(ctx, rest, stdin, stdout, stderr)
 	case cmd == "users":
 		return usersCmd(rest, stdout, stderr)
+	case cmd == "cases" && len(rest) > 0 && (rest[0] == "get" || rest[0] == "history" || rest[0] == "delete"), cmd == "audit":
+		return casesAPICmd(ctx, cmd, rest, stdout, stderr)
 	case cmd == "cases" && len(rest) > 0 && rest[0] == "apply":
 		return applyCases(ctx, rest[1:], stdout, stderr)
 	case cmd == "track" || cmd == "replay" || cmd == "archive":
