@@ -43,7 +43,11 @@ type response struct {
 	header http.Header
 	// audit fields the handler knows
 	caseID, alert string
+	devices       []string
 	revision      uint64 // the CASES revision a case change made
+	// stream, when set, is the body, written after the audit (see
+	// writeStream); status and body are then unused.
+	stream *streamBody
 }
 
 func fail(p *Problem) response { return response{status: p.Status, problem: p} }
@@ -65,7 +69,8 @@ func (s *Server) route(mux *http.ServeMux, pattern string, perm centre.Permissio
 			res = h(r, u)
 		}
 		e := centre.AuditEntry{Action: string(perm), Method: r.Method, Path: r.URL.RequestURI(),
-			Case: res.caseID, Alert: res.alert, Revision: res.revision, Reason: truncate(r.Header.Get("X-Reason"), 500), Status: res.status}
+			Case: res.caseID, Alert: res.alert, Revision: res.revision, Reason: truncate(r.Header.Get("X-Reason"), 500), Status: res.status,
+			Devices: res.devices}
 		if u != nil {
 			e.Actor, e.Role = u.Name, u.Role
 		} else {
@@ -80,11 +85,14 @@ func (s *Server) route(mux *http.ServeMux, pattern string, perm centre.Permissio
 		for k, v := range res.header {
 			w.Header()[k] = v
 		}
-		if res.problem != nil {
+		switch {
+		case res.problem != nil:
 			writeProblem(w, res.problem)
-			return
+		case res.stream != nil:
+			s.writeStream(w, r, res.stream)
+		default:
+			writeJSON(w, res.status, res.body)
 		}
-		writeJSON(w, res.status, res.body)
 	})
 }
 
@@ -112,6 +120,10 @@ func (s *Server) centreRoutes(mux *http.ServeMux) {
 	}
 	if s.o.Dispatch != nil {
 		s.route(mux, "POST /api/v1/dispatch/{terminal}/next", centre.ReadAlerts, s.next)
+	}
+	if s.o.Devices != nil && s.o.Archive != nil {
+		s.route(mux, "GET /api/v1/devices/{id}/track", centre.ReadTracks, s.getTrack)
+		s.route(mux, "GET /api/v1/track/near", centre.ReadTracks, s.trackNear)
 	}
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, problem(http.StatusNotFound, "not_found", "no such endpoint"))

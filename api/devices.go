@@ -73,6 +73,23 @@ func (s *Server) finish(r *http.Request, u *User, devs []centre.Device) []centre
 	return out
 }
 
+// parsePlace reads LAT,LON in WGS84 degrees.
+func parsePlace(v string) (geo.Point, bool) {
+	lat, lon, ok := strings.Cut(v, ",")
+	var pt geo.Point
+	var err1, err2 error
+	pt.Lat, err1 = strconv.ParseFloat(strings.TrimSpace(lat), 64)
+	pt.Lon, err2 = strconv.ParseFloat(strings.TrimSpace(lon), 64)
+	return pt, ok && err1 == nil && err2 == nil && pt.Valid()
+}
+
+// parseRadius reads a search radius: metres, more than 0, at most
+// maxRadiusM.
+func parseRadius(v string) (float64, bool) {
+	r, err := strconv.ParseFloat(v, 64)
+	return r, err == nil && r > 0 && r <= maxRadiusM
+}
+
 // listDevices is GET /api/v1/devices, and with near=LAT,LON&radius_m=R
 // the devices near a place now, nearest first, with their distances.
 func (s *Server) listDevices(r *http.Request, u *User) response {
@@ -90,16 +107,12 @@ func (s *Server) listDevices(r *http.Request, u *User) response {
 		}
 		return response{status: http.StatusOK, body: map[string]any{"devices": s.finish(r, u, s.o.Devices.Devices())}}
 	}
-	lat, lon, ok := strings.Cut(q.Get("near"), ",")
-	var pt geo.Point
-	var err1, err2 error
-	pt.Lat, err1 = strconv.ParseFloat(strings.TrimSpace(lat), 64)
-	pt.Lon, err2 = strconv.ParseFloat(strings.TrimSpace(lon), 64)
-	if !ok || err1 != nil || err2 != nil || !pt.Valid() {
+	pt, ok := parsePlace(q.Get("near"))
+	if !ok {
 		return fail(problem(http.StatusBadRequest, "bad_parameter", "near: want LAT,LON in WGS84 degrees").withField("near"))
 	}
-	radius, err := strconv.ParseFloat(q.Get("radius_m"), 64)
-	if err != nil || !(radius > 0 && radius <= maxRadiusM) {
+	radius, ok := parseRadius(q.Get("radius_m"))
+	if !ok {
 		return fail(problem(http.StatusBadRequest, "bad_parameter", "radius_m: want metres, more than 0 and at most 100000").withField("radius_m"))
 	}
 	limit := 100

@@ -2,7 +2,8 @@
 // /metrics, liveness on /healthz and readiness on /readyz, for the
 // operators of the platform and their orchestrator; and the monitoring
 // centre's /api/v1 (alerts, acknowledgements, closures, reports, the
-// dead-man's switch, the audit trail).
+// dead-man's switch, the audit trail, devices' positions and archived
+// tracks).
 //
 // Invariants: metrics come from the registry the server is given, never the
 // global one, so several servers live in one process (and one test);
@@ -27,6 +28,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/proxmon/proxmon/track"
 )
 
 // Check is one condition of readiness. Err returns nil when it holds, else
@@ -60,6 +63,9 @@ type Options struct {
 	// Cases, when set, serves the case managers' /api/v1/cases: the cases
 	// in force, read, written, deleted, and their history.
 	Cases Cases
+	// Archive, with Devices, serves the archived tracks (FIXES):
+	// /api/v1/devices/{id}/track and /api/v1/track/near.
+	Archive track.Log
 	// Alarms returns the dead-man's switch's alarms for /api/v1/status.
 	Alarms func(context.Context) []Alarm
 	// MetricsToken, when set, makes /metrics require a user's token

@@ -73,6 +73,10 @@ type AuditEntry struct {
 	// Revision is the CASES bucket revision a change of the case made:
 	// the bucket keeps no author, this entry does.
 	Revision uint64 `json:"revision,omitempty"`
+
+	// Devices are the devices whose location data the answer gave (a
+	// track, who passed a place).
+	Devices []string `json:"devices,omitempty"`
 }
 
 // Anonymous is the actor of a request without a valid token.

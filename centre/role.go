@@ -34,12 +34,18 @@ const (
 	WriteCases  Permission = "cases.write"
 	ReadDevices Permission = "devices.read"
 	ReadAudit   Permission = "audit.read"
+	// ReadTracks: archived tracks and who passed a place. Which devices'
+	// tracks a role sees is narrower than the permission: an offender's
+	// for an operator and a supervisor, only his own cases' offenders for
+	// a case manager, a protected person's only for a supervisor who
+	// states a reason (see api).
+	ReadTracks Permission = "tracks.read"
 )
 
 var grants = map[Role][]Permission{
-	Operator:    {ReadAlerts, AckAlerts, CloseAlerts, ReadStatus, ReadDevices},
-	CaseManager: {ReadAlerts, ReadStatus, ReadCases, WriteCases},
-	Supervisor:  {ReadAlerts, AckAlerts, CloseAlerts, ForceClose, ReadReports, ReadStatus, ReadCases, ReadDevices, ReadAudit},
+	Operator:    {ReadAlerts, AckAlerts, CloseAlerts, ReadStatus, ReadDevices, ReadTracks},
+	CaseManager: {ReadAlerts, ReadStatus, ReadCases, WriteCases, ReadTracks},
+	Supervisor:  {ReadAlerts, AckAlerts, CloseAlerts, ForceClose, ReadReports, ReadStatus, ReadCases, ReadDevices, ReadAudit, ReadTracks},
 	Admin:       {ReadStatus, ReadCases, WriteCases, ReadDevices, ReadAudit},
 }
 

@@ -104,7 +104,18 @@ func scanStream(ctx context.Context, js jetstream.JetStream, name, subject strin
 	if err != nil {
 		return fmt.Errorf("scan %s: %w", name, err)
 	}
-	defer it.Stop()
+	defer func() {
+		it.Stop()
+		// A stopped ordered consumer stays on the server until it has
+		// been idle for 5 minutes, and a stream holds at most 1,000
+		// consumers (the server's default): scans (every track read of
+		// the API) would soon leave none for the engine. Delete it now.
+		if ci := cons.CachedInfo(); ci != nil {
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			_ = js.DeleteConsumer(dctx, name, ci.Name)
+			cancel()
+		}
+	}()
 	for {
 		m, err := it.Next(jetstream.NextMaxWait(scanWait))
 		if err != nil {

@@ -55,6 +55,7 @@ func (f Format) ContentType() string {
 // the positions the engine took (in GPS time order, since a position is
 // always newer than the one before); flagged fixes are points (GeoJSON) or
 // waypoints (GPX) of their own. GeoJSON and GPX read the log twice.
+// Output is buffered (64 KiB); on an error, the buffer is not flushed.
 func Export(ctx context.Context, log Log, q Query, f Format, w io.Writer) (int, error) {
 	if err := q.check(); err != nil {
 		return 0, err
@@ -76,10 +77,14 @@ func Export(ctx context.Context, log Log, q Query, f Format, w io.Writer) (int, 
 	default:
 		_, err = ParseFormat(string(f))
 	}
-	if ferr := bw.Flush(); err == nil {
-		err = ferr
+	if err != nil {
+		// What is still buffered is dropped: an error within the first
+		// 64 KiB leaves w untouched, so a caller that has written nothing
+		// yet (the API) can still answer with an error instead of a
+		// truncated track.
+		return n, err
 	}
-	return n, err
+	return n, bw.Flush()
 }
 
 // pointJSON is a point in NDJSON and in evidence records.

@@ -90,25 +90,33 @@ func Near(ctx context.Context, log Log, q NearQuery) ([]Pass, error) {
 	return out, nil
 }
 
-// WriteNear writes Near's answer to w, one JSON object a line, closest
-// first: device, distance_m (to the decimetre), time, lat, lon,
-// accuracy_m of the closest fix, and fixes (within the radius).
+// PassJSON is a Pass as WriteNear and the operators' API write it.
+type PassJSON struct {
+	Device    string    `json:"device"`
+	DistanceM float64   `json:"distance_m"` // to the decimetre
+	Time      time.Time `json:"time"`
+	Lat       float64   `json:"lat"`
+	Lon       float64   `json:"lon"`
+	AccuracyM float64   `json:"accuracy_m,omitempty"`
+	Fixes     int       `json:"fixes"`
+}
+
+// JSON returns the pass as it is written: the closest fix's time,
+// position and accuracy.
+func (p *Pass) JSON() PassJSON {
+	return PassJSON{p.Device, math.Round(p.DistanceM*10) / 10, p.Closest.Time.UTC(), p.Closest.Lat, p.Closest.Lon, p.Closest.AccuracyM, p.Fixes}
+}
+
+// WriteNear writes Near's answer to w, one JSON object a line (PassJSON),
+// closest first.
 func WriteNear(ctx context.Context, log Log, q NearQuery, w io.Writer) (int, error) {
 	passes, err := Near(ctx, log, q)
 	if err != nil {
 		return 0, err
 	}
 	enc := json.NewEncoder(w)
-	for _, p := range passes {
-		if err := enc.Encode(struct {
-			Device    string    `json:"device"`
-			DistanceM float64   `json:"distance_m"`
-			Time      time.Time `json:"time"`
-			Lat       float64   `json:"lat"`
-			Lon       float64   `json:"lon"`
-			AccuracyM float64   `json:"accuracy_m,omitempty"`
-			Fixes     int       `json:"fixes"`
-		}{p.Device, math.Round(p.DistanceM*10) / 10, p.Closest.Time.UTC(), p.Closest.Lat, p.Closest.Lon, p.Closest.AccuracyM, p.Fixes}); err != nil {
+	for i := range passes {
+		if err := enc.Encode(passes[i].JSON()); err != nil {
 			return 0, err
 		}
 	}

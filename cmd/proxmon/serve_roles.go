@@ -179,7 +179,7 @@ func (s *Service) openRoles(ctx context.Context, mqttURL, user, password string)
 		r.api = api.New(api.Options{Addr: addr, Registry: r.metrics, Ready: checks,
 			Centre: alerts, Users: c.users, Alarms: s.alarms, MetricsToken: c.MetricsToken, Cases: cases,
 			Dispatch: stream.NewDispatcher(s.js, s.log.With("component", "dispatch")), Devices: positions,
-			Log: s.log.With("role", roleAPI)})
+			Archive: stream.NewArchive(s.js), Log: s.log.With("role", roleAPI)})
 		if err := r.api.Open(); err != nil {
 			return err
 		}
