@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/proxmon/proxmon"
+	"github.com/proxmon/proxmon/centre"
 	"github.com/proxmon/proxmon/geo"
 	"github.com/proxmon/proxmon/simulator"
 	"github.com/proxmon/proxmon/stream"
@@ -327,19 +328,14 @@ func (r *natsRegistrar) Register(ctx context.Context, cf *proxmon.CaseFile) erro
 }
 
 func (r *natsRegistrar) Unregister(ctx context.Context, cases []string) error {
-	kv, err := r.js.KeyValue(ctx, stream.Cases)
+	store, err := stream.OpenCaseStore(ctx, r.js)
 	if err != nil {
 		return err
 	}
 	var errs []error
 	for _, id := range cases {
-		if err := kv.Delete(ctx, id); err != nil {
-			errs = append(errs, fmt.Errorf("case %s: %w", id, err))
-			continue
-		}
-		rec := proxmon.Record{Kind: proxmon.RecordCaseDeleted, CaseID: id}
-		if _, err := stream.AppendSync(ctx, r.js, &rec); err != nil {
-			errs = append(errs, fmt.Errorf("case %s: %w", id, err))
+		if _, err := store.DeleteCase(ctx, id, 0); err != nil && !errors.Is(err, centre.ErrNoCase) {
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
