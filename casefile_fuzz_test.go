@@ -39,6 +39,18 @@ func FuzzParseCaseFile(f *testing.F) {
 			return
 		}
 		for _, c := range cf.Cases {
+			for _, tm := range append(at, caseBounds(&c)...) {
+				state, until := c.State(tm)
+				if until.IsZero() {
+					continue
+				}
+				if !until.After(tm) {
+					t.Fatalf("case %s at %v: until %v", c.ID, tm, until)
+				}
+				if last, _ := c.State(until.Add(-time.Nanosecond)); last != state {
+					t.Fatalf("case %s: state %d at %v but %d just before until %v", c.ID, state, tm, last, until)
+				}
+			}
 			for _, z := range c.Zones {
 				if z.Shape() == nil {
 					t.Fatalf("case %s zone %s: no shape", c.ID, z.ID)
@@ -71,4 +83,21 @@ func FuzzParseCaseFile(f *testing.F) {
 			}
 		}
 	})
+}
+
+// caseBounds returns the instants at which a case's state may change.
+func caseBounds(c *proxmon.Case) []time.Time {
+	var ts []time.Time
+	for _, t := range []*time.Time{c.ValidFrom, c.ValidUntil} {
+		if t != nil {
+			ts = append(ts, *t)
+		}
+	}
+	for _, s := range c.Suspensions {
+		ts = append(ts, s.From)
+		if s.Until != nil {
+			ts = append(ts, *s.Until)
+		}
+	}
+	return ts
 }

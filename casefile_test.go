@@ -341,6 +341,34 @@ cases:
 		"cases[0].zones[12].geometry.coordinates: no polygons",
 		"cases[0].zones[13].geometry: ring 1 is a hole outside its outer ring",
 	}},
+	{"validity and suspensions", header + `
+cases:
+  - id: c
+    offender: tag-1
+    valid_from: 2026-02-01T00:00:00+01:00
+    valid_until: 2026-01-31T23:00:00Z
+    suspensions:
+      - {from: 2026-03-01T00:00:00Z, until: 2026-03-02T00:00:00Z, reason: custody}
+      - {from: 2026-03-01T23:59:59.999999999Z, until: 2026-03-03T00:00:00Z, reason: hospital}
+      - {from: 2026-03-02T00:00:00Z, reason: hospital}
+      - {until: 2026-04-01T00:00:00Z, reason: "  "}
+      - {from: 2026-04-02T00:00:00Z, until: 2026-04-02T00:00:00Z}
+      - {from: 2026-03-02T00:00:00Z, until: 2026-03-03T00:00:00Z, reason: custody, why: x}
+  - id: d
+    offender: tag-1
+    suspensions: [{from: 2026-01-01T00:00:00Z, reason: custody}, {from: 2025-01-01T00:00:00Z, until: 2026-01-01T00:00:01Z, reason: custody}]
+`, []string{
+		`cases[0].suspensions[5]: unknown field "why"`,
+		"cases[0].valid_until: 2026-01-31T23:00:00Z is not after valid_from 2026-02-01T00:00:00+01:00",
+		"cases[0].suspensions[1]: overlaps suspensions[0] (a case is suspended for one reason at a time)",
+		"cases[0].suspensions[2]: overlaps suspensions[1] (a case is suspended for one reason at a time)",
+		"cases[0].suspensions[3].from: missing",
+		"cases[0].suspensions[3].reason: missing (say why, like custody or hospital)",
+		"cases[0].suspensions[4].until: 2026-04-02T00:00:00Z is not after from 2026-04-02T00:00:00Z",
+		"cases[0].suspensions[4].reason: missing (say why, like custody or hospital)",
+		"cases[0].suspensions[5]: overlaps suspensions[1] (a case is suspended for one reason at a time)",
+		"cases[1].suspensions[1]: overlaps suspensions[0] (a case is suspended for one reason at a time)",
+	}},
 	{"schedules", header + `
 cases:
   - id: c
