@@ -27,7 +27,9 @@ const (
 // for what it rejects, the REJECTED stream. Both calls return without
 // waiting for the store; done is called once, with nil when the log has
 // stored the message (or already held it), else with the error. Only then
-// does ingest acknowledge the message to the broker.
+// does ingest acknowledge the message to the broker. Ingest calls them one
+// message at a time, in the broker's order, and the log must store the
+// appends in the order of the calls.
 type Log interface {
 	Append(r *proxmon.Record, done func(error)) error
 	Reject(reason, topic, detail string, payload []byte, done func(error)) error
@@ -87,10 +89,17 @@ func (o *Options) clientOptions() *mqtt.ClientOptions {
 		SetTLSConfig(o.TLSConfig).
 		SetCleanSession(false).
 		SetAutoAckDisabled(true).
-		// Handlers run concurrently; each acks its own message, so order
-		// does not matter and a slow append does not stall the network
-		// loop.
-		SetOrderMatters(false).
+		// Handlers run one at a time, in the order the broker delivered
+		// the messages, so each device's records go to the log in that
+		// order: a fix appended after a later one of its device would be
+		// late to the engine. A handler only decodes and hands the record
+		// to the log, which returns without waiting for the store; the
+		// acknowledgement, sent from the log's completion, does not go
+		// through the handlers and needs no order. What can hold a
+		// handler up is a log with no room for more pending appends (its
+		// publisher's bounded stall), and that holds back every device
+		// alike: ordered lanes per device would stall together.
+		SetOrderMatters(true).
 		SetResumeSubs(true).
 		SetAutoReconnect(true).
 		SetConnectRetry(true).

@@ -3,15 +3,19 @@ package ingest_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/proxmon/proxmon"
 	"github.com/proxmon/proxmon/ingest"
 	"github.com/proxmon/proxmon/natsd"
+	"github.com/proxmon/proxmon/natsd/natsdtest"
+	"github.com/proxmon/proxmon/stream"
 )
 
 // memLog is a Log in memory that can refuse appends, as a JetStream that
@@ -186,4 +190,86 @@ func TestSubscriberRejectsAndBeats(t *testing.T) {
 			t.Errorf("no rejection %s in %v", want, rejected)
 		}
 	}
+}
+
+// Each device's fixes reach FIXES in the order the broker delivered them,
+// however fast they come and however many devices send at once: a fix
+// stored after a later one of its device would count as late. A malformed
+// message among them is rejected without holding anything back.
+func TestSubscriberKeepsEachDevicesOrder(t *testing.T) {
+	devices, n := 4, 400
+	if testing.Short() {
+		n = 150
+	}
+	srv, _, js := natsdtest.MustJetStream(t, natsd.Options{MQTTListen: "127.0.0.1:0"})
+	if err := stream.Setup(t.Context(), js, stream.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	log := stream.NewLog(js, nil)
+	t.Cleanup(func() { _ = log.Close(context.Background()) })
+	runSubscriber(t, log, ingest.Options{Broker: srv.MQTTURL(), HeartbeatEvery: -1})
+
+	// Every device its own connection, all sending at once, each without
+	// waiting for the broker between fixes.
+	var wg sync.WaitGroup
+	for d := range devices {
+		dev := fmt.Sprintf("tag-%d", d)
+		c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(srv.MQTTURL()).SetClientID(dev))
+		if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+			t.Fatalf("connect %s: %v", dev, tok.Error())
+		}
+		t.Cleanup(func() { c.Disconnect(100) })
+		wg.Go(func() {
+			toks := make([]mqtt.Token, 0, n+1)
+			for seq := 1; seq <= n; seq++ {
+				toks = append(toks, c.Publish(ingest.TopicPrefix+dev+"/fix", 1, false, ingest.EncodeFix(fixAt(dev, uint64(seq)))))
+				if d == 0 && seq == n/2 {
+					toks = append(toks, c.Publish(ingest.TopicPrefix+dev+"/fix", 1, false, []byte{0xff}))
+				}
+			}
+			for _, tok := range toks {
+				if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+					t.Errorf("publish as %s: %v", dev, tok.Error())
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+
+	want := uint64(devices * n)
+	waitUntil(t, "every fix in FIXES", func() bool { return msgsIn(t, js, stream.Fixes) >= want })
+	last := map[string]uint64{}
+	var stored, misplaced uint64
+	err := stream.NewArchive(js).ScanFixes(t.Context(), "", time.Time{}, time.Time{}, func(seq uint64, f *proxmon.Fix) error {
+		stored++
+		if f.Seq != last[f.Device]+1 {
+			if misplaced++; misplaced == 1 {
+				t.Errorf("FIXES #%d: %s fix %d after its fix %d", seq, f.Device, f.Seq, last[f.Device])
+			}
+		}
+		last[f.Device] = f.Seq
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if misplaced > 0 || stored != want {
+		t.Errorf("%d fixes stored, %d out of their device's order; want %d, none", stored, misplaced, want)
+	}
+	waitUntil(t, "the malformed message in REJECTED", func() bool { return msgsIn(t, js, stream.Rejected) == 1 })
+}
+
+// msgsIn returns how many messages the stream holds.
+func msgsIn(t *testing.T, js jetstream.JetStream, name string) uint64 {
+	t.Helper()
+	st, err := js.Stream(t.Context(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.State.Msgs
 }
