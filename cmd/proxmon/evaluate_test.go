@@ -106,6 +106,7 @@ var severities = map[proxmon.EventType][]proxmon.Severity{
 	proxmon.GPSAnomaly:     {proxmon.SeverityInfo},
 	proxmon.IngestDown:     {proxmon.SeverityCritical},
 	proxmon.NetworkOutage:  {proxmon.SeverityCritical},
+	proxmon.CaseSuspended:  {proxmon.SeverityInfo},
 }
 
 // TestScenarioEvents checks the golden events against the contract, so that
@@ -163,6 +164,10 @@ func TestScenarioEvents(t *testing.T) {
 		case proxmon.IngestDown, proxmon.NetworkOutage:
 			if e.Case != proxmon.SystemCase || e.Device != "" {
 				t.Errorf("%s: case %q device %q, want case %s and no device", at, e.Case, e.Device, proxmon.SystemCase)
+			}
+		case proxmon.CaseSuspended:
+			if e.Device != "" || e.Zone != "" || e.Protected != "" || e.Rule() != proxmon.RuleCase {
+				t.Errorf("%s: device %q zone %q protected %q rule %q, want the case alone", at, e.Device, e.Zone, e.Protected, e.Rule())
 			}
 		default:
 			if e.Device == "" || e.Zone != "" || e.Protected != "" {
@@ -237,14 +242,14 @@ func TestEvaluateSkipsMalformedLines(t *testing.T) {
 		{614, `{"tick":"2026-03-12T19:42:30Z","heartbeat":"2026-03-12T19:42:30Z"}`, "want exactly one of"},
 		{614, `{"heartbeat":"19:43:00"}`, `parsing time "19:43:00"`},
 		{614, `{"heartbeat":"2026-03-12T19:43:30Z"} {"heartbeat":"2026-03-12T19:44:00Z"}`, "text after the JSON value"},
-		{939, `{"case_deleted":"case 2026 0117"}`, `case_deleted: invalid id "case 2026 0117"`},
+		{1154, `{"case_deleted":"case 2026 0117"}`, `case_deleted: invalid id "case 2026 0117"`},
 	}
 	clean := strings.SplitAfter(mustRead(t, scenarioFixes), "\n")
 	if clean[len(clean)-1] == "" {
 		clean = clean[:len(clean)-1]
 	}
-	if len(clean) != 939 {
-		t.Fatalf("the scenario has %d lines; the bad lines' places assume 939", len(clean))
+	if len(clean) != 1154 {
+		t.Fatalf("the scenario has %d lines; the bad lines' places assume 1154", len(clean))
 	}
 	var log strings.Builder
 	lineNo := map[int]int{} // index in bad -> line number in the log

@@ -32,7 +32,7 @@ Usage:
   proxmon dispatch --terminal ID               a monitoring centre's terminal: alerts as they arrive, once
   proxmon users token                          a new API token and the hash for the users file
   proxmon evaluate --cases FILE --fixes FILE   evaluate an NDJSON log offline, print events
-  proxmon track export|verify|near ...         read the archive: tracks, evidence, who passed a place
+  proxmon track export|verify|near|play ...    read the archive: tracks, evidence, who passed a place, a track played live
   proxmon replay --from T1 --to T2             run the engine over an archived period, print events
   proxmon archive export|import ...            move the whole archive to another installation
   proxmon cases validate FILE                  check a case file, print every fault

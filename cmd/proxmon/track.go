@@ -67,6 +67,12 @@ func (f *timeFlag) Set(s string) error {
 	return nil
 }
 
+// gpsPeriodFlags adds --from and --to: a period [from, to) of GPS time.
+func gpsPeriodFlags(fs *flag.FlagSet, from, to *timeFlag) {
+	fs.Var(from, "from", "start of the period (GPS time, RFC 3339), inclusive")
+	fs.Var(to, "to", "end of the period (GPS time, RFC 3339), exclusive")
+}
+
 // parseTool parses a tool's flags; it returns the exit status to return
 // when parsing ends the command (help, a usage error), else -1.
 func parseTool(fs *flag.FlagSet, args []string) int {
@@ -88,9 +94,11 @@ func trackCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return trackVerify(args[1:], stdout, stderr)
 		case "near":
 			return trackNear(ctx, args[1:], stdout, stderr)
+		case "play":
+			return trackPlay(ctx, args[1:], stdout, stderr)
 		}
 	}
-	fmt.Fprint(stderr, "usage: proxmon track export|verify|near ... (-h for each)\n")
+	fmt.Fprint(stderr, "usage: proxmon track export|verify|near|play ... (-h for each)\n")
 	return exitUsage
 }
 
@@ -104,8 +112,7 @@ func trackExport(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	)
 	conn.flags(fs)
 	fs.StringVar(&q.Device, "device", "", "device `id`")
-	fs.Var(&from, "from", "start of the period (GPS time, RFC 3339), inclusive")
-	fs.Var(&to, "to", "end of the period (GPS time, RFC 3339), exclusive")
+	gpsPeriodFlags(fs, &from, &to)
 	format := fs.String("format", "ndjson", "output `format`: geojson, gpx, csv or ndjson")
 	fs.DurationVar(&q.Warmup, "warmup", track.DefaultWarmup, "log read before --from to learn the device's position, for the flags")
 	fs.DurationVar(&q.Late, "late", track.DefaultLate, "log read after --to for fixes of the period that arrived late")
@@ -268,8 +275,7 @@ func trackNear(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	conn.flags(fs)
 	at := fs.String("at", "", "the place, `LAT,LON` (WGS84 degrees)")
 	fs.Float64Var(&q.RadiusM, "radius-m", 0, "radius in `metres`")
-	fs.Var(&from, "from", "start of the period (GPS time, RFC 3339), inclusive")
-	fs.Var(&to, "to", "end of the period (GPS time, RFC 3339), exclusive")
+	gpsPeriodFlags(fs, &from, &to)
 	fs.DurationVar(&q.Late, "late", track.DefaultLate, "log read after --to for fixes of the period that arrived late")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: proxmon track near --at LAT,LON --radius-m R --from T1 --to T2\n\nPrints the devices with a fix within R metres of the place in the period,\nclosest first: closest approach, its time and accuracy, fixes within R.")
