@@ -2,7 +2,6 @@ package api_test
 
 import (
 	"encoding/json"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -67,19 +66,10 @@ func newDevicesServer(t *testing.T) (*httptest.Server, *memCentre) {
 
 func callWithReason(t *testing.T, ts *httptest.Server, path, token, reason string) (int, map[string]any) {
 	t.Helper()
-	req, _ := http.NewRequest("GET", ts.URL+path, nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	if reason != "" {
-		req.Header.Set("X-Reason", reason)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
+	a := getAs(t, ts.URL+path, token, reason)
 	var out map[string]any
-	_ = decodeJSON(res, &out)
-	return res.StatusCode, out
+	_ = json.Unmarshal(a.body, &out)
+	return a.code, out
 }
 
 // Who sees which position: an operator the tags', never a victim's; a
@@ -165,5 +155,3 @@ func TestDevicesBadInput(t *testing.T) {
 		t.Errorf("unknown device: %d", code)
 	}
 }
-
-func decodeJSON(res *http.Response, out any) error { return json.NewDecoder(res.Body).Decode(out) }

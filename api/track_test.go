@@ -108,7 +108,13 @@ func (a answer) problem() map[string]any {
 
 func (f *trackFixture) get(tb testing.TB, path, token, reason string) answer {
 	tb.Helper()
-	req, _ := http.NewRequest("GET", f.ts.URL+path, nil)
+	return getAs(tb, f.ts.URL+path, token, reason)
+}
+
+// getAs GETs url with a bearer token and a reason (X-Reason) unless "".
+func getAs(tb testing.TB, url, token, reason string) answer {
+	tb.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
