@@ -25,7 +25,11 @@ func evaluate(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	casesPath := fs.String("cases", "", "case file (YAML or JSON) in force from the start")
 	fixesPath := fs.String("fixes", "", "the log as NDJSON (fixes, statuses, ticks, heartbeats, case records); - for stdin")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: proxmon evaluate --cases FILE --fixes FILE\n\nEvaluates the log through the engine and writes one event per line.")
+		fmt.Fprintln(stderr, "usage: proxmon evaluate --cases FILE --fixes FILE\n\n"+
+			"Evaluates the log through the engine and writes one event per line. Case\n"+
+			"records replace or add a case from their place in the log on; a case is in\n"+
+			"force within its valid_from and valid_until and outside its suspensions, and\n"+
+			"raises nothing but case_suspended while it is not (docs/cases.md).")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
