@@ -97,6 +97,11 @@ func (s *Server) current(r *http.Request, id string) (cur centre.CaseVersion, ok
 	return cur, ok, nil
 }
 
+func noCase(id string) response {
+	p := problem(http.StatusNotFound, "not_found", "no case "+id)
+	return response{status: p.Status, problem: p, caseID: id}
+}
+
 func versionResponse(status int, v centre.CaseVersion) response {
 	return response{status: status, body: v, caseID: v.ID, header: http.Header{"Etag": {etag(v.Revision)}}}
 }
@@ -127,7 +132,7 @@ func (s *Server) getCase(r *http.Request, u *User) response {
 	}
 	v, err := s.o.Cases.Case(r.Context(), id)
 	if errors.Is(err, centre.ErrNoCase) {
-		return response{status: http.StatusNotFound, problem: problem(http.StatusNotFound, "not_found", "no case "+id), caseID: id}
+		return noCase(id)
 	}
 	if err != nil {
 		return s.storeFailed(id, err)
@@ -244,12 +249,12 @@ func (s *Server) deleteCase(r *http.Request, u *User) response {
 		return *res
 	}
 	if !exists {
-		return bad(problem(http.StatusNotFound, "not_found", "no case "+id))
+		return noCase(id)
 	}
 	v, err := s.o.Cases.DeleteCase(r.Context(), id, cur.Revision)
 	switch {
 	case errors.Is(err, centre.ErrNoCase):
-		return bad(problem(http.StatusNotFound, "not_found", "no case "+id))
+		return noCase(id)
 	case errors.Is(err, centre.ErrCaseChanged):
 		return bad(problem(http.StatusConflict, "changed", "case "+id+" changed meanwhile: read it again"))
 	case err != nil:
@@ -269,7 +274,7 @@ func (s *Server) caseHistory(r *http.Request, u *User) response {
 	}
 	hist, err := s.o.Cases.CaseHistory(r.Context(), id)
 	if errors.Is(err, centre.ErrNoCase) {
-		return response{status: http.StatusNotFound, problem: problem(http.StatusNotFound, "not_found", "no case "+id), caseID: id}
+		return noCase(id)
 	}
 	if err != nil {
 		return s.storeFailed(id, err)

@@ -2,8 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -13,8 +11,7 @@ import (
 	"time"
 
 	"github.com/proxmon/proxmon"
-	"github.com/proxmon/proxmon/api"
-	"github.com/proxmon/proxmon/ingest"
+	"github.com/proxmon/proxmon/centre"
 	"github.com/proxmon/proxmon/stream"
 )
 
@@ -31,31 +28,10 @@ func TestCasesThroughAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	const cmToken, adminToken = "case-manager-token-for-tests", "admin-token-for-tests"
-	usersFile := filepath.Join(dir, "users.yaml")
-	users := fmt.Sprintf("users:\n  - {name: cm-1, role: case_manager, token_sha256: %s}\n  - {name: adm-1, role: admin, token_sha256: %s}\n",
-		api.HashToken(cmToken), api.HashToken(adminToken))
-	if err := os.WriteFile(usersFile, []byte(users), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s := &Service{cfg: &serveConfig{
-		Data: filepath.Join(dir, "data"), MQTTListen: "127.0.0.1:0", NATSListen: "127.0.0.1:0",
-		Roles: availableRoles, Cases: casesFile, ClientID: ingest.DefaultClientID,
-		TickEvery: 100 * time.Millisecond, HeartbeatEvery: 100 * time.Millisecond,
-		SnapshotEvery: 500 * time.Millisecond,
-	}}
-	s.cfg.HTTPListen = "127.0.0.1:0"
-	s.cfg.UsersFile = usersFile
-	if testing.Verbose() {
-		s.cfg.Log = slogForTest(t)
-	}
-	if err := s.cfg.validate(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	if err := s.Open(ctx); err != nil {
-		t.Fatalf("open: %v", err)
-	}
+	usersFile := writeUsers(t, dir, apiUser{"cm-1", centre.CaseManager, cmToken}, apiUser{"adm-1", centre.Admin, adminToken})
+	s := startServiceWith(t, filepath.Join(dir, "data"), casesFile, func(c *serveConfig) {
+		c.HTTPListen, c.UsersFile = "127.0.0.1:0", usersFile
+	})
 	defer closeService(t, s)
 	base := "http://" + s.roles.api.Addr()
 	put := func(body, reason, ifMatch string) (int, string, string) {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -17,7 +16,6 @@ import (
 	"github.com/proxmon/proxmon"
 	"github.com/proxmon/proxmon/api"
 	"github.com/proxmon/proxmon/centre"
-	"github.com/proxmon/proxmon/ingest"
 )
 
 // A breach travels MQTT -> engine -> EVENTS -> the centre's API; nobody
@@ -32,12 +30,7 @@ func TestCentre(t *testing.T) {
 		t.Fatal(err)
 	}
 	const opToken, supToken = "operator-token-for-tests", "supervisor-token-for-tests"
-	usersFile := filepath.Join(dir, "users.yaml")
-	users := fmt.Sprintf("users:\n  - {name: op-1, role: operator, token_sha256: %s}\n  - {name: sup-1, role: supervisor, token_sha256: %s}\n",
-		api.HashToken(opToken), api.HashToken(supToken))
-	if err := os.WriteFile(usersFile, []byte(users), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	usersFile := writeUsers(t, dir, apiUser{"op-1", centre.Operator, opToken}, apiUser{"sup-1", centre.Supervisor, supToken})
 	var (
 		hookMu sync.Mutex
 		hooks  []proxmon.Event
@@ -52,25 +45,10 @@ func TestCentre(t *testing.T) {
 	}))
 	defer hook.Close()
 
-	s := &Service{cfg: &serveConfig{
-		Data: filepath.Join(dir, "data"), MQTTListen: "127.0.0.1:0", NATSListen: "127.0.0.1:0",
-		Roles: availableRoles, Cases: casesFile, ClientID: ingest.DefaultClientID,
-		TickEvery: 100 * time.Millisecond, HeartbeatEvery: 100 * time.Millisecond,
-		SnapshotEvery: 500 * time.Millisecond,
-	}}
-	s.cfg.HTTPListen = "127.0.0.1:0"
-	s.cfg.UsersFile, s.cfg.Deadlines, s.cfg.EscalationWebhook = usersFile, "high/critical=1s", hook.URL
-	if testing.Verbose() {
-		s.cfg.Log = slogForTest(t)
-	}
-	if err := s.cfg.validate(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
-	defer cancel()
-	if err := s.Open(ctx); err != nil {
-		t.Fatalf("open: %v", err)
-	}
+	s := startServiceWith(t, filepath.Join(dir, "data"), casesFile, func(c *serveConfig) {
+		c.HTTPListen = "127.0.0.1:0"
+		c.UsersFile, c.Deadlines, c.EscalationWebhook = usersFile, "high/critical=1s", hook.URL
+	})
 	defer closeService(t, s)
 	base := "http://" + s.roles.api.Addr()
 	devs := devices(t, s)
@@ -168,4 +146,26 @@ func TestCentre(t *testing.T) {
 	if acks != 1 {
 		t.Fatalf("audit of op-1: %+v", audit.Entries)
 	}
+}
+
+// apiUser is one user of the users file of a test.
+type apiUser struct {
+	name  string
+	role  centre.Role
+	token string
+}
+
+// writeUsers writes an API users file in dir and returns its name.
+func writeUsers(t *testing.T, dir string, users ...apiUser) string {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("users:\n")
+	for _, u := range users {
+		fmt.Fprintf(&b, "  - {name: %s, role: %s, token_sha256: %s}\n", u.name, u.role, api.HashToken(u.token))
+	}
+	name := filepath.Join(dir, "users.yaml")
+	if err := os.WriteFile(name, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return name
 }

@@ -47,12 +47,22 @@ func tagAt(seq uint64, t time.Time, northM float64) proxmon.Fix {
 // startService opens the service on dir with free ports and fast clocks.
 func startService(t *testing.T, dir, cases string) *Service {
 	t.Helper()
+	return startServiceWith(t, dir, cases, nil)
+}
+
+// startServiceWith is startService with the configuration changed by with,
+// when it is not nil.
+func startServiceWith(t *testing.T, dir, cases string, with func(*serveConfig)) *Service {
+	t.Helper()
 	s := &Service{cfg: &serveConfig{
 		Data: dir, MQTTListen: "127.0.0.1:0", NATSListen: "127.0.0.1:0",
 		Roles: availableRoles, Cases: cases, ClientID: ingest.DefaultClientID,
 		TickEvery: 100 * time.Millisecond, HeartbeatEvery: 100 * time.Millisecond,
 		SnapshotEvery: 500 * time.Millisecond,
 	}}
+	if with != nil {
+		with(s.cfg)
+	}
 	if testing.Verbose() {
 		s.cfg.Log = slogForTest(t)
 	}
