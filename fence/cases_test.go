@@ -1,14 +1,12 @@
 package fence_test
 
 import (
-	"bytes"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/proxmon/proxmon"
-	"github.com/proxmon/proxmon/fence"
 )
 
 // periodCase is livenessCase's case-1 with the given lines (valid_from,
@@ -289,15 +287,21 @@ func TestOutageCountsCasesInForce(t *testing.T) {
 				i, name(i), stamp(at), stamp(at)))
 		}
 
-		t.Run(how+" cases' tags fall silent: no outage", func(t *testing.T) {
-			s := newScene(t, outageCase(40))
-			for i := range 40 {
+		// n tags heard at 600 s; the cases of the first k end at 610 s.
+		heardThenEnd := func(t *testing.T, n, k int) *scene {
+			s := newScene(t, outageCase(n))
+			for i := range n {
 				s.fix(name(i), 600*sec, home, 5)
 			}
-			for i := range 20 {
+			for i := range k {
 				end(s, i, 610*sec)
 			}
 			s.tick(611 * sec)
+			return s
+		}
+
+		t.Run(how+" cases' tags fall silent: no outage", func(t *testing.T) {
+			s := heardThenEnd(t, 40, 20)
 			for i := 20; i < 40; i++ {
 				s.fix(name(i), 650*sec, home, 5)
 			}
@@ -309,14 +313,7 @@ func TestOutageCountsCasesInForce(t *testing.T) {
 		t.Run(how+" cases' tags still talking: an outage of the rest", func(t *testing.T) {
 			// 10 of 40 tags in force silent is an outage (25 %); 30 more
 			// talking tags in no case would make it 10 of 70.
-			s := newScene(t, outageCase(70))
-			for i := range 70 {
-				s.fix(name(i), 600*sec, home, 5)
-			}
-			for i := range 30 {
-				end(s, i, 610*sec)
-			}
-			s.tick(611 * sec)
+			s := heardThenEnd(t, 70, 30)
 			for i := range 70 {
 				if i < 30 || i >= 40 {
 					s.fix(name(i), 650*sec, home, 5)
@@ -340,32 +337,18 @@ func TestOutageCountsCasesInForce(t *testing.T) {
 // snapshot and a restore at many split points: the events equal one run's,
 // and the restored engine's snapshot equals the one it came from.
 func TestSnapshotRestoreCases(t *testing.T) {
-	seeds, splits := uint64(2), 7
+	seeds, n := uint64(2), 7
 	if testing.Short() {
-		seeds, splits = 1, 3
+		seeds, n = 1, 3
 	}
 	for seed := uint64(1); seed <= seeds; seed++ {
-		cf, recs := randomLog(t, seed)
-		want := NDJSON(t, Run(t, MustEngine(t, cf), recs))
-		for split := 0; split <= len(recs); split += len(recs)/splits + 1 {
-			cf, _ := randomLog(t, seed)
-			e := MustEngine(t, cf)
-			events := Run(t, e, recs[:split])
-			snap, err := e.Snapshot()
-			if err != nil {
-				t.Fatal(err)
+		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
+			_, recs := randomLog(t, seed)
+			var splits []int
+			for split := 0; split <= len(recs); split += len(recs)/n + 1 {
+				splits = append(splits, split)
 			}
-			restored, err := fence.Restore(snap)
-			if err != nil {
-				t.Fatalf("seed %d split %d: %v", seed, split, err)
-			}
-			if again, err := restored.Snapshot(); err != nil || !bytes.Equal(snap, again) {
-				t.Errorf("seed %d split %d: the restored engine's snapshot differs from the one it was restored from (%v)", seed, split, err)
-			}
-			events = append(events, Run(t, restored, recs[split:])...)
-			if got := NDJSON(t, events); !bytes.Equal(got, want) {
-				t.Errorf("seed %d split %d: events through snapshot/restore differ from one run:\n%s", seed, split, firstDiff(got, want))
-			}
-		}
+			checkSplits(t, func() *proxmon.CaseFile { cf, _ := randomLog(t, seed); return cf }, recs, splits)
+		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"testing"
 
+	"github.com/proxmon/proxmon"
 	"github.com/proxmon/proxmon/fence"
 )
 
@@ -24,11 +25,19 @@ func TestDeterministic(t *testing.T) {
 // snapshot of the restored engine equals the one it came from.
 func TestSnapshotRestore(t *testing.T) {
 	recs := MustRecords(t, rotterdam+"fixes.ndjson")
-	cf := MustCaseFile(t, rotterdam+"cases-valid.yaml")
-	want := NDJSON(t, Run(t, MustEngine(t, cf), recs))
-	splits := []int{0, 1, 7, 500, 2000, 4321, 6000, 8888, 11000, len(recs)}
+	checkSplits(t, func() *proxmon.CaseFile { return MustCaseFile(t, rotterdam+"cases-valid.yaml") }, recs,
+		[]int{0, 1, 7, 500, 2000, 4321, 6000, 8888, 11000, len(recs)})
+}
+
+// checkSplits runs recs through one engine, and through a snapshot and a
+// restore at each split: the events must be the same, and a restored
+// engine's snapshot the one it came from. cases makes the case file afresh
+// (validation builds what the engine keeps).
+func checkSplits(t *testing.T, cases func() *proxmon.CaseFile, recs []proxmon.Record, splits []int) {
+	t.Helper()
+	want := NDJSON(t, Run(t, MustEngine(t, cases()), recs))
 	for _, split := range splits {
-		e := MustEngine(t, MustCaseFile(t, rotterdam+"cases-valid.yaml"))
+		e := MustEngine(t, cases())
 		events := Run(t, e, recs[:split])
 		snap, err := e.Snapshot()
 		if err != nil {
@@ -47,7 +56,7 @@ func TestSnapshotRestore(t *testing.T) {
 		}
 		events = append(events, Run(t, restored, recs[split:])...)
 		if got := NDJSON(t, events); !bytes.Equal(got, want) {
-			t.Errorf("split %d: events through snapshot/restore differ from one run", split)
+			t.Errorf("split %d: events through snapshot/restore differ from one run:\n%s", split, firstDiff(got, want))
 		}
 	}
 }
