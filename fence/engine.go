@@ -15,6 +15,10 @@
 //   - One open and one close per condition: the engine remembers what it
 //     opened, so a condition does not re-open on every fix.
 //   - Events are sorted per record by (case, rule, type, phase).
+//   - Only a case in force (within its validity, outside its suspensions)
+//     judges anything, and only its devices count, for liveness and for
+//     network_outage; its state changes at the first record at or after a
+//     bound (cases.go, docs/cases.md).
 //
 // An Engine is not safe for concurrent use.
 package fence
