@@ -1,11 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -22,18 +19,9 @@ import (
 // history and deletes the case; the audit trail lists every call about
 // the case.
 func TestCasesThroughAPI(t *testing.T) {
-	dir := t.TempDir()
-	casesFile := filepath.Join(dir, "cases.yaml")
-	if err := os.WriteFile(casesFile, []byte(serveCases), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	const cmToken, adminToken = "case-manager-token-for-tests", "admin-token-for-tests"
-	usersFile := writeUsers(t, dir, apiUser{"cm-1", centre.CaseManager, cmToken}, apiUser{"adm-1", centre.Admin, adminToken})
-	s := startServiceWith(t, filepath.Join(dir, "data"), casesFile, func(c *serveConfig) {
-		c.HTTPListen, c.UsersFile = "127.0.0.1:0", usersFile
-	})
+	s, base := startWithUsers(t, nil, apiUser{"cm-1", centre.CaseManager, cmToken}, apiUser{"adm-1", centre.Admin, adminToken})
 	defer closeService(t, s)
-	base := "http://" + s.roles.api.Addr()
 	put := func(body, reason, ifMatch string) (int, string, string) {
 		t.Helper()
 		req, _ := http.NewRequest("PUT", base+"/api/v1/cases/case-2", strings.NewReader(body))
@@ -79,13 +67,7 @@ func TestCasesThroughAPI(t *testing.T) {
 		t.Fatalf("PUT over the revision read: %d %s", code, body)
 	}
 
-	cli := func(token string, args ...string) (int, string) {
-		t.Helper()
-		t.Setenv("PROXMON_TOKEN", token)
-		var out, errb bytes.Buffer
-		code := run(t.Context(), append(args, "--api", base), strings.NewReader(""), &out, &errb)
-		return code, out.String() + errb.String()
-	}
+	cli := cliAt(t, base)
 	if code, out := cli(cmToken, "cases", "get", "case-2"); code != exitOK || !strings.Contains(out, `"radius_m": 300`) || strings.Contains(out, "mqtt_password") {
 		t.Fatalf("cases get: %d %s", code, out)
 	}

@@ -24,13 +24,7 @@ import (
 // holds it is refused; the report shows the time to acknowledge; every
 // call is in the audit trail.
 func TestCentre(t *testing.T) {
-	dir := t.TempDir()
-	casesFile := filepath.Join(dir, "cases.yaml")
-	if err := os.WriteFile(casesFile, []byte(serveCases), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	const opToken, supToken = "operator-token-for-tests", "supervisor-token-for-tests"
-	usersFile := writeUsers(t, dir, apiUser{"op-1", centre.Operator, opToken}, apiUser{"sup-1", centre.Supervisor, supToken})
 	var (
 		hookMu sync.Mutex
 		hooks  []proxmon.Event
@@ -45,12 +39,9 @@ func TestCentre(t *testing.T) {
 	}))
 	defer hook.Close()
 
-	s := startServiceWith(t, filepath.Join(dir, "data"), casesFile, func(c *serveConfig) {
-		c.HTTPListen = "127.0.0.1:0"
-		c.UsersFile, c.Deadlines, c.EscalationWebhook = usersFile, "high/critical=1s", hook.URL
-	})
+	s, base := startWithUsers(t, func(c *serveConfig) { c.Deadlines, c.EscalationWebhook = "high/critical=1s", hook.URL },
+		apiUser{"op-1", centre.Operator, opToken}, apiUser{"sup-1", centre.Supervisor, supToken})
 	defer closeService(t, s)
-	base := "http://" + s.roles.api.Addr()
 	devs := devices(t, s)
 
 	start := time.Now().UTC().Add(-3 * time.Minute).Truncate(time.Millisecond)
@@ -97,13 +88,7 @@ func TestCentre(t *testing.T) {
 		return false
 	})
 
-	cli := func(token string, args ...string) (int, string) {
-		t.Helper()
-		t.Setenv("PROXMON_TOKEN", token)
-		var out, errb bytes.Buffer
-		code := run(t.Context(), append(args, "--api", base), strings.NewReader(""), &out, &errb)
-		return code, out.String() + errb.String()
-	}
+	cli := cliAt(t, base)
 	if code, out := cli(opToken, "alerts", "ack", breachID, "--note", "police informed"); code != exitOK {
 		t.Fatalf("ack: %d %s", code, out)
 	}
@@ -153,6 +138,38 @@ type apiUser struct {
 	name  string
 	role  centre.Role
 	token string
+}
+
+// startWithUsers starts the service on serveCases with the api role on a
+// free port for the users given, its configuration changed further by with
+// (when not nil), and returns it and the API's base URL.
+func startWithUsers(t *testing.T, with func(*serveConfig), users ...apiUser) (*Service, string) {
+	t.Helper()
+	dir := t.TempDir()
+	cases := filepath.Join(dir, "cases.yaml")
+	if err := os.WriteFile(cases, []byte(serveCases), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	usersFile := writeUsers(t, dir, users...)
+	s := startServiceWith(t, filepath.Join(dir, "data"), cases, func(c *serveConfig) {
+		c.HTTPListen, c.UsersFile = "127.0.0.1:0", usersFile
+		if with != nil {
+			with(c)
+		}
+	})
+	return s, "http://" + s.roles.api.Addr()
+}
+
+// cliAt returns a runner of proxmon's command lines against the API at
+// base with a token; it returns the exit status and the output.
+func cliAt(t *testing.T, base string) func(token string, args ...string) (int, string) {
+	return func(token string, args ...string) (int, string) {
+		t.Helper()
+		t.Setenv("PROXMON_TOKEN", token)
+		var out, errb bytes.Buffer
+		code := run(t.Context(), append(args, "--api", base), strings.NewReader(""), &out, &errb)
+		return code, out.String() + errb.String()
+	}
 }
 
 // writeUsers writes an API users file in dir and returns its name.
