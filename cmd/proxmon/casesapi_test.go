@@ -20,7 +20,7 @@ import (
 // the case.
 func TestCasesThroughAPI(t *testing.T) {
 	const cmToken, adminToken = "case-manager-token-for-tests", "admin-token-for-tests"
-	s, base := startWithUsers(t, nil, apiUser{"cm-1", centre.CaseManager, cmToken}, apiUser{"adm-1", centre.Admin, adminToken})
+	s, base := startWithUsers(t, serveCases, nil, apiUser{"cm-1", centre.CaseManager, cmToken, nil}, apiUser{"adm-1", centre.Admin, adminToken, nil})
 	defer closeService(t, s)
 	put := func(body, reason, ifMatch string) (int, string, string) {
 		t.Helper()

@@ -39,8 +39,8 @@ func TestCentre(t *testing.T) {
 	}))
 	defer hook.Close()
 
-	s, base := startWithUsers(t, func(c *serveConfig) { c.Deadlines, c.EscalationWebhook = "high/critical=1s", hook.URL },
-		apiUser{"op-1", centre.Operator, opToken}, apiUser{"sup-1", centre.Supervisor, supToken})
+	s, base := startWithUsers(t, serveCases, func(c *serveConfig) { c.Deadlines, c.EscalationWebhook = "high/critical=1s", hook.URL },
+		apiUser{"op-1", centre.Operator, opToken, nil}, apiUser{"sup-1", centre.Supervisor, supToken, nil})
 	defer closeService(t, s)
 	devs := devices(t, s)
 
@@ -138,16 +138,17 @@ type apiUser struct {
 	name  string
 	role  centre.Role
 	token string
+	cases []string // a case manager's cases; none: all
 }
 
-// startWithUsers starts the service on serveCases with the api role on a
-// free port for the users given, its configuration changed further by with
-// (when not nil), and returns it and the API's base URL.
-func startWithUsers(t *testing.T, with func(*serveConfig), users ...apiUser) (*Service, string) {
+// startWithUsers starts the service on the case file caseFile with the
+// api role on a free port for the users given, its configuration changed
+// further by with (when not nil), and returns it and the API's base URL.
+func startWithUsers(t *testing.T, caseFile string, with func(*serveConfig), users ...apiUser) (*Service, string) {
 	t.Helper()
 	dir := t.TempDir()
 	cases := filepath.Join(dir, "cases.yaml")
-	if err := os.WriteFile(cases, []byte(serveCases), 0o600); err != nil {
+	if err := os.WriteFile(cases, []byte(caseFile), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	usersFile := writeUsers(t, dir, users...)
@@ -178,7 +179,7 @@ func writeUsers(t *testing.T, dir string, users ...apiUser) string {
 	var b strings.Builder
 	b.WriteString("users:\n")
 	for _, u := range users {
-		fmt.Fprintf(&b, "  - {name: %s, role: %s, token_sha256: %s}\n", u.name, u.role, api.HashToken(u.token))
+		fmt.Fprintf(&b, "  - {name: %s, role: %s, token_sha256: %s, cases: [%s]}\n", u.name, u.role, api.HashToken(u.token), strings.Join(u.cases, ", "))
 	}
 	name := filepath.Join(dir, "users.yaml")
 	if err := os.WriteFile(name, []byte(b.String()), 0o600); err != nil {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
@@ -17,9 +16,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/proxmon/proxmon"
-	"github.com/proxmon/proxmon/api"
 	"github.com/proxmon/proxmon/centre"
-	"github.com/proxmon/proxmon/ingest"
 	"github.com/proxmon/proxmon/stream"
 )
 
@@ -34,39 +31,17 @@ const (
 // case whose offender drill-tag has the MQTT secret drillSecret.
 func startTrackService(t *testing.T) (s *Service, base string) {
 	t.Helper()
-	dir := t.TempDir()
 	hash, err := bcrypt.GenerateFromPassword([]byte(drillSecret), bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cases := strings.Replace(serveCases, "cases:\n", fmt.Sprintf("  - {id: drill-tag, kind: tag, report_interval_s: 600, mqtt_password_bcrypt: %q}\n", hash)+
 		"cases:\n  - {id: drill-1, risk: low, offender: drill-tag, drill: true}\n", 1)
-	users := fmt.Sprintf("users:\n  - {name: sup-1, role: supervisor, token_sha256: %s}\n  - {name: cm-1, role: case_manager, token_sha256: %s, cases: [case-1]}\n",
-		api.HashToken(trackSupervisorTok), api.HashToken(trackCaseManagerTok))
-	for name, content := range map[string]string{"cases.yaml": cases, "users.yaml": users} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	s = &Service{cfg: &serveConfig{
-		Data: filepath.Join(dir, "data"), MQTTListen: "127.0.0.1:0", NATSListen: "127.0.0.1:0",
-		Roles: availableRoles, Cases: filepath.Join(dir, "cases.yaml"), ClientID: ingest.DefaultClientID,
-		TickEvery: 100 * time.Millisecond, HeartbeatEvery: 100 * time.Millisecond, SnapshotEvery: 500 * time.Millisecond,
-	}}
-	s.cfg.HTTPListen, s.cfg.UsersFile = "127.0.0.1:0", filepath.Join(dir, "users.yaml")
-	if testing.Verbose() {
-		s.cfg.Log = slogForTest(t)
-	}
-	if err := s.cfg.validate(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
-	defer cancel()
-	if err := s.Open(ctx); err != nil {
-		t.Fatalf("open: %v", err)
-	}
+	s, base = startWithUsers(t, cases, nil,
+		apiUser{"sup-1", centre.Supervisor, trackSupervisorTok, nil},
+		apiUser{"cm-1", centre.CaseManager, trackCaseManagerTok, []string{"case-1"}})
 	t.Cleanup(func() { closeService(t, s) })
-	return s, "http://" + s.roles.api.Addr()
+	return s, base
 }
 
 // A track recorded in FIXES, played at 40x under the drill device's id
