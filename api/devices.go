@@ -1,7 +1,9 @@
 package api
 
 import (
+	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -73,21 +75,27 @@ func (s *Server) finish(r *http.Request, u *User, devs []centre.Device) []centre
 	return out
 }
 
-// parsePlace reads LAT,LON in WGS84 degrees.
-func parsePlace(v string) (geo.Point, bool) {
-	lat, lon, ok := strings.Cut(v, ",")
+// placeParam reads the parameter name of q as LAT,LON in WGS84 degrees.
+func placeParam(q url.Values, name string) (geo.Point, *Problem) {
+	lat, lon, ok := strings.Cut(q.Get(name), ",")
 	var pt geo.Point
 	var err1, err2 error
 	pt.Lat, err1 = strconv.ParseFloat(strings.TrimSpace(lat), 64)
 	pt.Lon, err2 = strconv.ParseFloat(strings.TrimSpace(lon), 64)
-	return pt, ok && err1 == nil && err2 == nil && pt.Valid()
+	if !ok || err1 != nil || err2 != nil || !pt.Valid() {
+		return pt, problem(http.StatusBadRequest, "bad_parameter", name+": want LAT,LON in WGS84 degrees").withField(name)
+	}
+	return pt, nil
 }
 
-// parseRadius reads a search radius: metres, more than 0, at most
-// maxRadiusM.
-func parseRadius(v string) (float64, bool) {
-	r, err := strconv.ParseFloat(v, 64)
-	return r, err == nil && r > 0 && r <= maxRadiusM
+// radiusParam reads radius_m of q, a search radius: metres, more than 0,
+// at most maxRadiusM.
+func radiusParam(q url.Values) (float64, *Problem) {
+	r, err := strconv.ParseFloat(q.Get("radius_m"), 64)
+	if err != nil || !(r > 0 && r <= maxRadiusM) {
+		return r, problem(http.StatusBadRequest, "bad_parameter", fmt.Sprintf("radius_m: want metres, more than 0 and at most %d", maxRadiusM)).withField("radius_m")
+	}
+	return r, nil
 }
 
 // listDevices is GET /api/v1/devices, and with near=LAT,LON&radius_m=R
@@ -107,13 +115,13 @@ func (s *Server) listDevices(r *http.Request, u *User) response {
 		}
 		return response{status: http.StatusOK, body: map[string]any{"devices": s.finish(r, u, s.o.Devices.Devices())}}
 	}
-	pt, ok := parsePlace(q.Get("near"))
-	if !ok {
-		return fail(problem(http.StatusBadRequest, "bad_parameter", "near: want LAT,LON in WGS84 degrees").withField("near"))
+	pt, p := placeParam(q, "near")
+	if p != nil {
+		return fail(p)
 	}
-	radius, ok := parseRadius(q.Get("radius_m"))
-	if !ok {
-		return fail(problem(http.StatusBadRequest, "bad_parameter", "radius_m: want metres, more than 0 and at most 100000").withField("radius_m"))
+	radius, p := radiusParam(q)
+	if p != nil {
+		return fail(p)
 	}
 	limit := 100
 	if v := q.Get("limit"); v != "" {

@@ -213,13 +213,13 @@ func (s *Server) trackNear(r *http.Request, u *User) response {
 	if p != nil {
 		return fail(p)
 	}
-	at, ok := parsePlace(q.Get("at"))
-	if !ok {
-		return fail(problem(http.StatusBadRequest, "bad_parameter", "at: want LAT,LON in WGS84 degrees").withField("at"))
+	at, p := placeParam(q, "at")
+	if p != nil {
+		return fail(p)
 	}
-	radius, ok := parseRadius(q.Get("radius_m"))
-	if !ok {
-		return fail(problem(http.StatusBadRequest, "bad_parameter", "radius_m: want metres, more than 0 and at most 100000").withField("radius_m"))
+	radius, p := radiusParam(q)
+	if p != nil {
+		return fail(p)
 	}
 	from, to, p := parsePeriod(q, s.o.Now())
 	if p != nil {
