@@ -113,14 +113,13 @@ func TestLoad(t *testing.T) {
 	profDir := filepath.Join(os.TempDir(), "proxmon-loadtest")
 	var steps []*loadStep
 	for _, ls := range plan {
-		for i, rate := range ls.rates {
+		for _, rate := range ls.rates {
 			// Profile the last step that holds and the first that does
 			// not: decided after the fact, so every step is profiled
 			// and the profiles of the others dropped.
 			st := runLoadStep(t, bin, ls.fsync, rate, step)
 			steps = append(steps, st)
 			t.Logf("%s %d/s: %s", ls.fsync, rate, st.summary())
-			_ = i
 		}
 	}
 	keepProfiles(t, steps, profDir, docDir)
