@@ -68,8 +68,8 @@ type fixCase struct {
 	want proxmon.Fix
 	err  error
 	// encodes: EncodeFix(want) yields msg. False where decoding loses
-	// something (an unknown enum value, unknown fields) or the payload is
-	// not what EncodeFix would write.
+	// something (an unknown enum value, unknown fields, a heading of 360)
+	// or the payload is not what EncodeFix would write.
 	encodes bool
 }
 
@@ -210,10 +210,15 @@ var fixCases = []fixCase{
 		encodes: true,
 	},
 	{
-		name:    "heading 360 is north",
-		msg:     fixWith(func(m *proxmonv1.Fix) { m.HeadingDeg = 360 }),
-		want:    goodFixWith(func(f *proxmon.Fix) { f.HeadingDeg = 360 }),
-		encodes: true,
+		// The log's records hold headings in [0, 360).
+		name: "heading 360 is north, 0",
+		msg:  fixWith(func(m *proxmonv1.Fix) { m.HeadingDeg = 360 }),
+		want: goodFixWith(func(f *proxmon.Fix) { f.HeadingDeg = 0 }),
+	},
+	{
+		name: "heading just under 360 is 360 in float32, north",
+		msg:  fixWith(func(m *proxmonv1.Fix) { m.HeadingDeg = float32(359.999999) }),
+		want: goodFixWith(func(f *proxmon.Fix) { f.HeadingDeg = 0 }),
 	},
 	{
 		name:    "longest id",

@@ -132,7 +132,7 @@ func decode(payload []byte, m proto.Message) error {
 // topic proxmon/v1/devices/{topicDevice}/fix. The result's Received is zero:
 // the log sets it. DecodeFix checks what the payload alone can tell; the
 // receipt time (ValidateFix) and the device registry are checked by the
-// caller.
+// caller. A heading of 360 becomes 0, the same course.
 func DecodeFix(topicDevice string, payload []byte) (proxmon.Fix, error) {
 	var m proxmonv1.Fix
 	if err := checkTopicDevice(topicDevice); err != nil {
@@ -171,6 +171,12 @@ func DecodeFix(topicDevice string, payload []byte) (proxmon.Fix, error) {
 	heading := m.GetHeadingDeg()
 	if !(heading >= 0 && heading <= 360) { // false for NaN too
 		return fail(fmt.Errorf("heading_deg not in [0, 360]: %w", ErrBadValue))
+	}
+	if heading == 360 {
+		// North, as a device may write it (or a float32 rounds 359.99999
+		// to it); the log's records hold [0, 360) and their readers skip
+		// any other heading, so the fix would be stored and never judged.
+		heading = 0
 	}
 	return proxmon.Fix{
 		Device:     topicDevice,

@@ -1,6 +1,7 @@
 package ingest_test
 
 import (
+	"encoding/json"
 	"math"
 	"regexp"
 	"testing"
@@ -53,7 +54,7 @@ func checkFix(t *testing.T, topic string, fix proxmon.Fix) {
 		t.Fatal("invalid position accepted") // no coordinates in test logs either
 	case !finiteNonNegative(fix.AccuracyM) || !finiteNonNegative(fix.SpeedMps):
 		t.Fatalf("accuracy %v or speed %v accepted", fix.AccuracyM, fix.SpeedMps)
-	case !(fix.HeadingDeg >= 0 && fix.HeadingDeg <= 360):
+	case !(fix.HeadingDeg >= 0 && fix.HeadingDeg < 360):
 		t.Fatalf("heading %v accepted", fix.HeadingDeg)
 	case fix.Satellites < 0:
 		t.Fatalf("satellites %d accepted", fix.Satellites)
@@ -62,6 +63,20 @@ func checkFix(t *testing.T, topic string, fix proxmon.Fix) {
 	case "", proxmon.SourceGNSS, proxmon.SourceWiFi, proxmon.SourceCell:
 	default:
 		t.Fatalf("source %q accepted", fix.Source)
+	}
+	// The log's readers take the record back: a fix they skipped would be
+	// acknowledged and stored but never judged.
+	rec := proxmon.Record{Kind: proxmon.RecordFix, Fix: fix}
+	b, err := json.Marshal(rec)
+	if err != nil {
+		t.Fatalf("fix as a record: %v", err)
+	}
+	back, err := proxmon.ParseRecord(b)
+	if err != nil {
+		t.Fatalf("the log's readers skip the record of an accepted fix: %v", err)
+	}
+	if back.Fix != fix {
+		t.Fatalf("the log's record of fix %+v reads back as %+v", fix, back.Fix)
 	}
 }
 
