@@ -33,15 +33,15 @@ type ruleFile struct {
 }
 
 // assumedMetrics are used by the rules but registered by no package this
-// test can import: proxmon_ready and proxmon_nats_connected by cmd/proxmon
-// (a main package), the others by nobody yet. An alert on a metric that never exists never
-// fires, so each must be registered under this name (or the rule changed)
-// before it is relied on.
+// test can import: cmd/proxmon (a main package) registers them. An alert on
+// a metric that never exists never fires, so each must be registered under
+// this name.
 var assumedMetrics = map[string]string{
 	"proxmon_ready":                   "cmd/proxmon serve_roles.go: 1 while /readyz passes",
 	"proxmon_nats_connected":          "cmd/proxmon serve_roles.go: 1 while the service's NATS connection is up",
-	"proxmon_dispatch_consumers":      "consumers of the monitoring centre bound to EVENTS (not registered yet)",
-	"proxmon_dispatch_pending_events": "events the centre's dispatch consumer has not acknowledged (not registered yet)",
+	"proxmon_dispatch_terminals":      "cmd/proxmon serve_centre.go: dispatch terminals connected now",
+	"proxmon_dispatch_pending_events": "cmd/proxmon serve_centre.go: events the most up-to-date terminal has still to show",
+	"proxmon_engine_tick_age_seconds": "cmd/proxmon serve_centre.go: seconds since the engine's last tick",
 }
 
 func TestPrometheusRules(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -282,19 +283,33 @@ func TickAge(ctx context.Context, js jetstream.JetStream, now time.Time) (time.D
 	return now.Sub(m.Time), true, nil
 }
 
-// DispatchTerminals counts the dispatch terminals connected now: their
-// consumers have a pull waiting.
-func DispatchTerminals(ctx context.Context, js jetstream.JetStream) (int, error) {
+// Terminals is what the dispatch terminals' consumers on EVENTS say.
+type Terminals struct {
+	// Connected counts the terminals connected now: their consumers have
+	// a pull waiting.
+	Connected int
+	// Behind is how many events the most up-to-date connected terminal
+	// has still to show: above 0 for long, the centre sees alerts late.
+	Behind uint64
+}
+
+// DispatchTerminals reads the dispatch terminals' consumers on EVENTS.
+func DispatchTerminals(ctx context.Context, js jetstream.JetStream) (Terminals, error) {
+	var t Terminals
 	st, err := js.Stream(ctx, Events)
 	if err != nil {
-		return 0, err
+		return t, err
 	}
-	n := 0
 	lister := st.ListConsumers(ctx)
 	for info := range lister.Info() {
-		if len(info.Name) > len(DispatchPrefix) && info.Name[:len(DispatchPrefix)] == DispatchPrefix && info.NumWaiting > 0 {
-			n++
+		if !strings.HasPrefix(info.Name, DispatchPrefix) || len(info.Name) == len(DispatchPrefix) || info.NumWaiting == 0 {
+			continue
 		}
+		behind := info.NumPending + uint64(info.NumAckPending)
+		if t.Connected == 0 || behind < t.Behind {
+			t.Behind = behind
+		}
+		t.Connected++
 	}
-	return n, lister.Err()
+	return t, lister.Err()
 }

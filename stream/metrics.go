@@ -37,6 +37,7 @@ func storeError(err error) error {
 type RunnerMetrics struct {
 	latency *prometheus.HistogramVec // record
 	events  *prometheus.CounterVec   // type, severity
+	skipped prometheus.Counter
 
 	stats    atomic.Pointer[fence.Stats]
 	statsAge time.Time // of the last refresh; the runner's goroutine only
@@ -54,13 +55,17 @@ func NewRunnerMetrics(reg prometheus.Registerer) (*RunnerMetrics, error) {
 			Name: "proxmon_events_total",
 			Help: "Events the engine stored in EVENTS, by type and severity.",
 		}, []string{"type", "severity"}),
+		skipped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "proxmon_engine_records_skipped_total",
+			Help: "Records of FIXES the engine could not read or apply and stepped over (each logged with its sequence): a fix stored but never judged.",
+		}),
 	}
 	m.stats.Store(&fence.Stats{})
 	gauge := func(name, help string, v func(s *fence.Stats) float64) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help},
 			func() float64 { return v(m.stats.Load()) })
 	}
-	cs := []prometheus.Collector{m.latency, m.events,
+	cs := []prometheus.Collector{m.latency, m.events, m.skipped,
 		gauge("proxmon_devices_tracked", "Devices in at least one case in force.",
 			func(s *fence.Stats) float64 { return float64(s.Tracked) }),
 		gauge("proxmon_devices_offline", "Devices not heard from: signal_lost open, or silent under an open network_outage.",
@@ -92,6 +97,13 @@ func (m *RunnerMetrics) eventStored(ev *proxmon.Event, kind proxmon.RecordKind, 
 	m.events.WithLabelValues(string(ev.Type), string(ev.Severity)).Inc()
 	if !logTime.IsZero() {
 		m.latency.WithLabelValues(recordKindLabel(kind)).Observe(time.Since(logTime).Seconds())
+	}
+}
+
+// recordSkipped counts a record of the log the engine stepped over.
+func (m *RunnerMetrics) recordSkipped() {
+	if m != nil {
+		m.skipped.Inc()
 	}
 }
 

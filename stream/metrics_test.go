@@ -24,6 +24,10 @@ func TestRunnerMetrics(t *testing.T) {
 	appendFix(t, js, "phone-1", 1, base, 0)
 	appendFix(t, js, "tag-1", 1, base.Add(time.Minute), 1200)  // contact_warning
 	appendFix(t, js, "tag-1", 2, base.Add(2*time.Minute), 400) // contact_breach
+	// A record the engine cannot read: stepped over, counted.
+	if _, err := js.Publish(t.Context(), "proxmon.fix.0.tag-1", []byte(`{"device":"tag-1","seq":3,"heading_deg":360}`)); err != nil {
+		t.Fatal(err)
+	}
 
 	reg := prometheus.NewRegistry()
 	m, err := stream.NewRunnerMetrics(reg)
@@ -53,9 +57,12 @@ proxmon_devices_tracked 2
 # HELP proxmon_engine_lag_records Records of the log (FIXES) the engine has still to apply.
 # TYPE proxmon_engine_lag_records gauge
 proxmon_engine_lag_records 0
+# HELP proxmon_engine_records_skipped_total Records of FIXES the engine could not read or apply and stepped over (each logged with its sequence): a fix stored but never judged.
+# TYPE proxmon_engine_records_skipped_total counter
+proxmon_engine_records_skipped_total 1
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want),
-		"proxmon_events_total", "proxmon_devices_tracked", "proxmon_engine_lag_records"); err != nil {
+		"proxmon_events_total", "proxmon_devices_tracked", "proxmon_engine_lag_records", "proxmon_engine_records_skipped_total"); err != nil {
 		t.Error(err)
 	}
 	if n := testutil.CollectAndCount(reg, "proxmon_event_latency_seconds"); n != 1 {

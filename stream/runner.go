@@ -203,6 +203,7 @@ func (r *Runner) Run(ctx context.Context) error {
 			// A bad record is skipped, never a reason to stop: the
 			// engine must keep watching everyone else.
 			log.Warn("record skipped", "seq", seq, "subject", m.Subject(), "err", err)
+			r.o.Metrics.recordSkipped()
 		}
 		pub.recKind, pub.recTime = rec.Kind, md.Timestamp
 		if err := pub.publish(ctx, seq, events); err != nil {

@@ -123,7 +123,7 @@ func (c *centreStack) waitConnected(t *testing.T, n int) {
 	t.Helper()
 	waitFor(t, fmt.Sprintf("%d dispatch terminals", n), func() bool {
 		got, err := stream.DispatchTerminals(t.Context(), c.js)
-		return err == nil && got >= n
+		return err == nil && got.Connected >= n
 	})
 }
 
@@ -141,6 +141,12 @@ func TestDispatchTerminalsSeeEveryAlertOnce(t *testing.T) {
 	for _, tr := range []*terminalRun{a, b} {
 		waitFor(t, "every alert at both terminals", func() bool { return tr.out.contains(breachEvent(n - 1).ID) })
 	}
+	// Both shown and acknowledged all: nothing behind (the metric
+	// proxmon_dispatch_pending_events).
+	waitFor(t, "both terminals up to date", func() bool {
+		got, err := stream.DispatchTerminals(t.Context(), c.js)
+		return err == nil && got.Connected == 2 && got.Behind == 0
+	})
 	a.stop(t)
 	b.stop(t)
 	for name, tr := range map[string]*terminalRun{"desk-a": a, "desk-b": b} {

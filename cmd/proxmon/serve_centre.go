@@ -111,10 +111,10 @@ func deadMan(ctx context.Context, js jetstream.JetStream, after time.Duration, n
 	case age > after:
 		out = append(out, api.Alarm{Code: "engine_silent", Detail: fmt.Sprintf("no engine tick for %s: alerts are NOT being checked", age.Round(time.Second))})
 	}
-	n, err := stream.DispatchTerminals(ctx, js)
+	term, err := stream.DispatchTerminals(ctx, js)
 	if err != nil {
 		out = append(out, api.Alarm{Code: "dispatch_unknown", Detail: "cannot count dispatch terminals: " + err.Error()})
-	} else if n == 0 {
+	} else if term.Connected == 0 {
 		out = append(out, api.Alarm{Code: "no_dispatch", Detail: "no dispatch terminal is connected: nobody sees the alerts"})
 	}
 	return out
@@ -130,9 +130,14 @@ type centreCollector struct{ s *Service }
 var (
 	tickAgeDesc = prometheus.NewDesc("proxmon_engine_tick_age_seconds", "Seconds since FIXES stored the engine's last tick; above 10 the engine is silent.", nil, nil)
 	terminals   = prometheus.NewDesc("proxmon_dispatch_terminals", "Dispatch terminals connected now (consumers on EVENTS with a pull waiting); 0: nobody sees the alerts.", nil, nil)
+	behindDesc  = prometheus.NewDesc("proxmon_dispatch_pending_events", "Events the most up-to-date connected dispatch terminal has still to show; above 0 for long: the centre sees alerts late.", nil, nil)
 )
 
-func (c centreCollector) Describe(ch chan<- *prometheus.Desc) { ch <- tickAgeDesc; ch <- terminals }
+func (c centreCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- tickAgeDesc
+	ch <- terminals
+	ch <- behindDesc
+}
 
 func (c centreCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -140,7 +145,10 @@ func (c centreCollector) Collect(ch chan<- prometheus.Metric) {
 	if age, ok, err := stream.TickAge(ctx, c.s.js, time.Now()); err == nil && ok {
 		ch <- prometheus.MustNewConstMetric(tickAgeDesc, prometheus.GaugeValue, age.Seconds())
 	}
-	if n, err := stream.DispatchTerminals(ctx, c.s.js); err == nil {
-		ch <- prometheus.MustNewConstMetric(terminals, prometheus.GaugeValue, float64(n))
+	if t, err := stream.DispatchTerminals(ctx, c.s.js); err == nil {
+		ch <- prometheus.MustNewConstMetric(terminals, prometheus.GaugeValue, float64(t.Connected))
+		if t.Connected > 0 {
+			ch <- prometheus.MustNewConstMetric(behindDesc, prometheus.GaugeValue, float64(t.Behind))
+		}
 	}
 }
