@@ -37,16 +37,9 @@ loadtest:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-## fuzz: run each fuzz target for FUZZTIME (go test -fuzz takes one target at a time)
+## fuzz: run each fuzz target for FUZZTIME (scripts/fuzz.sh)
 fuzz:
-	@set -e; \
-	for file in $$(grep -rl --include='*_test.go' '^func Fuzz' . | sort); do \
-		dir=$$(dirname $$file); \
-		for target in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$file); do \
-			echo "fuzz $$dir $$target ($(FUZZTIME))"; \
-			$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) $$dir; \
-		done; \
-	done
+	GO=$(GO) sh scripts/fuzz.sh $(FUZZTIME)
 
 ## proto: regenerate the Go code from proto/ with the pinned protoc-gen-go
 proto:
