@@ -70,6 +70,9 @@ type EventStat struct {
 	Optional   int `json:"optional"`
 	Missing    int `json:"missing"`
 	Unexpected int `json:"unexpected"`
+	// CutShort counts expectations whose window was still open when the
+	// run was interrupted: neither met nor missed.
+	CutShort int `json:"cut_short,omitempty"`
 	// NotDrill counts events of the simulator's cases not marked drill.
 	NotDrill int                   `json:"not_drill"`
 	ByType   map[string]*TypeCount `json:"by_type"`
@@ -203,7 +206,7 @@ func (h *histogram) percentiles() Percentiles {
 // Report returns the report of the run so far (final once Run returned).
 func (s *Simulator) Report() *Report {
 	s.mu.Lock()
-	started, liveAt, stopped := s.started, s.liveAt, s.stopped
+	started, liveAt, stopped, interrupted := s.started, s.liveAt, s.stopped, s.interrupted
 	r := &Report{Prefix: s.o.Prefix, Started: started, Cases: len(s.fleet.cases), Devices: len(s.fleet.devices),
 		Commands: maps(s.commandsByKind), CentreEvents: maps(s.centreEvents)}
 	r.Warnings = Warnings{ByLevel: maps(s.warningsByLevel), NotDrill: s.warningsNotDrill,
@@ -252,6 +255,10 @@ func (s *Simulator) Report() *Report {
 		for _, e := range es {
 			if e.Optional || e.Until.After(now) && stopped.IsZero() {
 				continue // allowed, or still due
+			}
+			if interrupted && e.Until.After(stopped) {
+				r.Events.CutShort++ // its episode was cut short by the interruption
+				continue
 			}
 			r.Events.ByType[string(e.Type)].Missing++
 			if len(r.Missing) < maxListed {
@@ -311,6 +318,9 @@ func (r *Report) WriteText(w io.Writer) error {
 	e := r.Events
 	fmt.Fprintf(&b, "events     %d expected, %d received: %d as expected, %d allowed, %d missing, %d unexpected",
 		e.Expected, e.Received, e.Matched, e.Optional, e.Missing, e.Unexpected)
+	if e.CutShort > 0 {
+		fmt.Fprintf(&b, ", %d cut short by the interruption", e.CutShort)
+	}
 	if e.NotDrill > 0 {
 		fmt.Fprintf(&b, ", %d NOT MARKED DRILL", e.NotDrill)
 	}

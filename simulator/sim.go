@@ -232,6 +232,7 @@ type Simulator struct {
 	mu               sync.Mutex
 	started, liveAt  time.Time
 	stopped          time.Time
+	interrupted      bool // stopped by its context, not at the end of its duration
 	warningsByLevel  map[string]int
 	commandsByKind   map[string]int
 	warningLatency   []float64
@@ -346,6 +347,7 @@ func (s *Simulator) Run(ctx context.Context) error {
 	// engine must not count silent devices of cases in force.
 	s.mu.Lock()
 	s.stopped, s.fixesAtStop = time.Now(), s.stats.fixes.Load()
+	s.interrupted = ctx.Err() != nil
 	s.mu.Unlock()
 	s.stopping.Store(true)
 	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)

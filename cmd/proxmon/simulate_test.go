@@ -156,6 +156,10 @@ func TestDemo(t *testing.T) {
 	if strings.Contains(got, "UNEXPECTED") {
 		t.Errorf("unexpected events:\n%s", got)
 	}
+	// Episodes the interruption cut short are not missing events.
+	if !strings.Contains(got, " 0 missing") || strings.Contains(got, "MISSING") {
+		t.Errorf("events missing after an interruption:\n%s", got)
+	}
 }
 
 // lockedBuffer is a bytes.Buffer safe for a writer and a reader.
