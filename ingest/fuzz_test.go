@@ -122,5 +122,17 @@ func FuzzDecodeStatus(f *testing.F) {
 		if again != s {
 			t.Fatalf("re-encoded status\n got %+v\nwant %+v", again, s)
 		}
+		// The log's readers take the record back, as for fixes.
+		b, err := json.Marshal(proxmon.Record{Kind: proxmon.RecordStatus, Status: s})
+		if err != nil {
+			t.Fatalf("status as a record: %v", err)
+		}
+		back, err := proxmon.ParseRecord(b)
+		if err != nil {
+			t.Fatalf("the log's readers skip the record of an accepted status: %v", err)
+		}
+		if back.Status != s {
+			t.Fatalf("the log's record of status %+v reads back as %+v", s, back.Status)
+		}
 	})
 }
