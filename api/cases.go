@@ -39,9 +39,19 @@ var errStore = problem(http.StatusServiceUnavailable, "store_unavailable", "the 
 
 func (s *Server) storeFailed(id string, err error) response {
 	s.o.Log.Error("cases store failed", "case", id, "err", err)
-	res := fail(errStore)
+	return failCase(id, errStore)
+}
+
+// failCase is fail for a call about case id: its audit entry names it.
+func failCase(id string, p *Problem) response {
+	res := fail(p)
 	res.caseID = id
 	return res
+}
+
+// changed is the answer to a change that another one overtook.
+func changed(id string) response {
+	return failCase(id, problem(http.StatusConflict, "changed", "case "+id+" changed meanwhile: read it again"))
 }
 
 // caseID reads the case id of the path: a user limited to some cases may
@@ -77,7 +87,7 @@ func (s *Server) current(r *http.Request, id string) (cur centre.CaseVersion, ok
 	want, valid := ifMatch(r)
 	if !valid {
 		p := problem(http.StatusBadRequest, "bad_header", `If-Match: want the ETag of the case, e.g. "12"`).withField("If-Match")
-		return cur, false, &response{status: p.Status, problem: p, caseID: id}
+		return cur, false, new(failCase(id, p))
 	}
 	cur, err := s.o.Cases.Case(r.Context(), id)
 	switch {
@@ -92,14 +102,14 @@ func (s *Server) current(r *http.Request, id string) (cur centre.CaseVersion, ok
 	}
 	if want != 0 && (!ok || cur.Revision != want) {
 		p := problem(http.StatusPreconditionFailed, "changed", "case "+id+" is not at revision "+strconv.FormatUint(want, 10)+" any more: read it again")
-		return cur, ok, &response{status: p.Status, problem: p, caseID: id}
+		return cur, ok, new(failCase(id, p))
 	}
 	return cur, ok, nil
 }
 
 func noCase(id string) response {
 	p := problem(http.StatusNotFound, "not_found", "no case "+id)
-	return response{status: p.Status, problem: p, caseID: id}
+	return failCase(id, p)
 }
 
 func versionResponse(status int, v centre.CaseVersion) response {
@@ -128,7 +138,7 @@ func (s *Server) listCases(r *http.Request, u *User) response {
 func (s *Server) getCase(r *http.Request, u *User) response {
 	id, p := caseID(r, u)
 	if p != nil {
-		return response{status: p.Status, problem: p, caseID: id}
+		return failCase(id, p)
 	}
 	v, err := s.o.Cases.Case(r.Context(), id)
 	if errors.Is(err, centre.ErrNoCase) {
@@ -146,43 +156,42 @@ func (s *Server) getCase(r *http.Request, u *User) response {
 func (s *Server) putCase(r *http.Request, u *User) response {
 	id, p := caseID(r, u)
 	if p != nil {
-		return response{status: p.Status, problem: p, caseID: id}
+		return failCase(id, p)
 	}
-	bad := func(p *Problem) response { return response{status: p.Status, problem: p, caseID: id} }
 	body, err := io.ReadAll(r.Body)
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
-		return bad(problem(http.StatusRequestEntityTooLarge, "body_too_large", "the body is limited to 64 KiB"))
+		return failCase(id, problem(http.StatusRequestEntityTooLarge, "body_too_large", "the body is limited to 64 KiB"))
 	case err != nil:
-		return bad(problem(http.StatusBadRequest, "bad_body", "body: "+err.Error()))
+		return failCase(id, problem(http.StatusBadRequest, "bad_body", "body: "+err.Error()))
 	case !json.Valid(body):
-		return bad(problem(http.StatusBadRequest, "bad_json", `body: want one JSON object {"case": {...}, "devices": [...]}`))
+		return failCase(id, problem(http.StatusBadRequest, "bad_json", `body: want one JSON object {"case": {...}, "devices": [...]}`))
 	}
 	c, devs, err := proxmon.ParseCaseRecord(body)
 	var verr *proxmon.ValidationError
 	if errors.As(err, &verr) {
-		return bad(invalid(verr.Faults))
+		return failCase(id, invalid(verr.Faults))
 	}
 	if err != nil { // ParseCaseRecord reports nothing else; still the input's fault
-		return bad(problem(http.StatusUnprocessableEntity, "invalid_case", err.Error()))
+		return failCase(id, problem(http.StatusUnprocessableEntity, "invalid_case", err.Error()))
 	}
 	if c.ID != id {
-		return bad(problem(http.StatusUnprocessableEntity, "id_mismatch", "case.id "+c.ID+" is not the id of the path, "+id).withField("case.id"))
+		return failCase(id, problem(http.StatusUnprocessableEntity, "id_mismatch", "case.id "+c.ID+" is not the id of the path, "+id).withField("case.id"))
 	}
 	cur, exists, res := s.current(r, id)
 	if res != nil {
 		return *res
 	}
 	if p := s.foreignDevices(r.Context(), u, id, devs); p != nil {
-		return bad(p)
+		return failCase(id, p)
 	}
 	v, err := s.o.Cases.PutCase(r.Context(), c, devs, cur.Revision)
 	switch {
 	case errors.Is(err, centre.ErrCaseChanged):
-		return bad(problem(http.StatusConflict, "changed", "case "+id+" changed meanwhile: read it again"))
+		return changed(id)
 	case errors.As(err, &verr):
-		return bad(invalid(verr.Faults))
+		return failCase(id, invalid(verr.Faults))
 	case err != nil:
 		return s.storeFailed(id, err)
 	}
@@ -238,11 +247,10 @@ func (s *Server) foreignDevices(ctx context.Context, u *User, id string, devs []
 func (s *Server) deleteCase(r *http.Request, u *User) response {
 	id, p := caseID(r, u)
 	if p != nil {
-		return response{status: p.Status, problem: p, caseID: id}
+		return failCase(id, p)
 	}
-	bad := func(p *Problem) response { return response{status: p.Status, problem: p, caseID: id} }
 	if strings.TrimSpace(r.Header.Get("X-Reason")) == "" {
-		return bad(problem(http.StatusUnprocessableEntity, "reason_required", "deleting a case needs a reason (X-Reason)").withField("X-Reason"))
+		return failCase(id, problem(http.StatusUnprocessableEntity, "reason_required", "deleting a case needs a reason (X-Reason)").withField("X-Reason"))
 	}
 	cur, exists, res := s.current(r, id)
 	if res != nil {
@@ -256,7 +264,7 @@ func (s *Server) deleteCase(r *http.Request, u *User) response {
 	case errors.Is(err, centre.ErrNoCase):
 		return noCase(id)
 	case errors.Is(err, centre.ErrCaseChanged):
-		return bad(problem(http.StatusConflict, "changed", "case "+id+" changed meanwhile: read it again"))
+		return changed(id)
 	case err != nil:
 		return s.storeFailed(id, err)
 	}
@@ -270,7 +278,7 @@ func (s *Server) deleteCase(r *http.Request, u *User) response {
 func (s *Server) caseHistory(r *http.Request, u *User) response {
 	id, p := caseID(r, u)
 	if p != nil {
-		return response{status: p.Status, problem: p, caseID: id}
+		return failCase(id, p)
 	}
 	hist, err := s.o.Cases.CaseHistory(r.Context(), id)
 	if errors.Is(err, centre.ErrNoCase) {
@@ -287,7 +295,7 @@ func (s *Server) caseHistory(r *http.Request, u *User) response {
 	}, 0)
 	if err != nil {
 		p := problem(http.StatusServiceUnavailable, "store_unavailable", "the audit trail cannot be read now")
-		return response{status: p.Status, problem: p, caseID: id}
+		return failCase(id, p)
 	}
 	for i := range hist {
 		for _, e := range entries {
