@@ -272,14 +272,27 @@ func (c *clientSecurity) natsOptions() ([]nats.Option, error) {
 	if secret != "" {
 		opts = append(opts, nats.UserInfo(natsd.UserService, secret))
 	}
-	if c.ca != "" {
-		pool, err := natsd.LoadCAs(c.ca)
-		if err != nil {
-			return nil, fmt.Errorf("--tls-ca: %w", err)
-		}
-		opts = append(opts, nats.Secure(&tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool}))
+	tc, err := c.tlsConfig()
+	if err != nil {
+		return nil, err
+	}
+	if tc != nil {
+		opts = append(opts, nats.Secure(tc))
 	}
 	return opts, nil
+}
+
+// tlsConfig is the client TLS configuration that trusts --tls-ca; nil
+// without one.
+func (c *clientSecurity) tlsConfig() (*tls.Config, error) {
+	if c.ca == "" {
+		return nil, nil
+	}
+	pool, err := natsd.LoadCAs(c.ca)
+	if err != nil {
+		return nil, fmt.Errorf("--tls-ca: %w", err)
+	}
+	return &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool}, nil
 }
 
 // hint says what to check when the server refused the connection.

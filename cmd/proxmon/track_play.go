@@ -17,7 +17,6 @@ import (
 
 	"github.com/proxmon/proxmon"
 	"github.com/proxmon/proxmon/ingest"
-	"github.com/proxmon/proxmon/natsd"
 	"github.com/proxmon/proxmon/stream"
 	"github.com/proxmon/proxmon/track"
 )
@@ -99,20 +98,16 @@ func trackPlay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if p.username == "" {
 		p.username = p.as
 	}
+	var err error
 	if *passwordFile != "" {
-		var err error
 		if p.password, err = readSecretFile(*passwordFile, 1); err != nil {
 			fmt.Fprintf(stderr, "proxmon track play: --password-file: %v\n", err)
 			return exitUsage
 		}
 	}
-	if conn.sec.ca != "" {
-		pool, err := natsd.LoadCAs(conn.sec.ca)
-		if err != nil {
-			fmt.Fprintf(stderr, "proxmon track play: --tls-ca: %v\n", err)
-			return exitUsage
-		}
-		p.tls = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool}
+	if p.tls, err = conn.sec.tlsConfig(); err != nil {
+		fmt.Fprintf(stderr, "proxmon track play: %v\n", err)
+		return exitUsage
 	}
 	nc, js, err := conn.connect("proxmon track play")
 	if err != nil {
