@@ -59,14 +59,11 @@ func (r *contactRule) event(typ proxmon.EventType, sev proxmon.Severity, d float
 // end closes the ban's open conditions, wherever the parties are: its case
 // is no longer in force.
 func (r *contactRule) end(e *Engine, t int64, trig proxmon.Trigger) {
-	for _, c := range [...]struct {
-		ref *openRef
-		typ proxmon.EventType
-	}{{&r.breach, proxmon.ContactBreach}, {&r.warning, proxmon.ContactWarning}} {
-		ev := proxmon.Event{Type: c.typ, Case: r.cs.c.ID, Time: timeOf(t),
-			Device: r.cs.offender.id, Protected: r.protected.id, Drill: r.cs.c.Drill}
-		e.step(c.ref, ev, false, true, "", trig)
-	}
+	ev := proxmon.Event{Type: proxmon.ContactBreach, Case: r.cs.c.ID, Time: timeOf(t),
+		Device: r.cs.offender.id, Protected: r.protected.id, Drill: r.cs.c.Drill}
+	e.step(&r.breach, ev, false, true, "", trig)
+	ev.Type = proxmon.ContactWarning
+	e.step(&r.warning, ev, false, true, "", trig)
 }
 
 // threshold decides a "within limit" condition on a measured value x with

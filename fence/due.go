@@ -20,7 +20,7 @@ const (
 // deviceDue returns the earliest tick time after which liveness may open
 // signal_lost or gps_lost for d (a tick at t acts when t > due).
 func (e *Engine) deviceDue(d *device) int64 {
-	if len(d.members) == 0 {
+	if !d.counted() {
 		return never
 	}
 	due := never

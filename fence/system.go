@@ -27,12 +27,13 @@ func systemEvent(typ proxmon.EventType, t int64) proxmon.Event {
 }
 
 func (e *Engine) heartbeat(t int64) {
-	e.judgeCases(t, trigger("heartbeat", "", 0, t))
+	trig := trigger("heartbeat", "", 0, t)
+	e.judgeCases(t, trig)
 	if !e.ingest.seen || t > e.ingest.last {
 		e.ingest.last, e.ingest.seen = t, true
 	}
 	if e.ingest.down.isOpen() {
-		e.close(&e.ingest.down, systemEvent(proxmon.IngestDown, t), trigger("heartbeat", "", 0, t))
+		e.close(&e.ingest.down, systemEvent(proxmon.IngestDown, t), trig)
 		e.ingest.resumed = t
 		e.armAll() // no longer covered
 	}
