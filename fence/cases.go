@@ -107,9 +107,7 @@ func (e *Engine) setCase(c *proxmon.Case, t int64) error {
 	if old != nil {
 		cs.inherit(old)
 		inForce = old.linked
-		if old.linked {
-			e.unlink(old)
-		}
+		e.unlink(old)
 	}
 	e.cases[c.ID] = cs
 	if inForce {
@@ -204,8 +202,11 @@ func (e *Engine) enter(d *device, t int64) {
 }
 
 // unlink removes a case from the devices' lists and the zone index; its
-// zones' pending alarms are void.
+// zones' pending alarms are void. A case not linked stays as it is.
 func (e *Engine) unlink(cs *caseState) {
+	if !cs.linked {
+		return
+	}
 	cs.linked = false
 	off := cs.offender
 	off.offenderOf = slices.DeleteFunc(off.offenderOf, func(x *caseState) bool { return x == cs })
@@ -230,9 +231,7 @@ func (e *Engine) unlink(cs *caseState) {
 // centre, which closes them.
 func (e *Engine) deleteCase(id string) {
 	if cs := e.cases[id]; cs != nil {
-		if cs.linked {
-			e.unlink(cs)
-		}
+		e.unlink(cs)
 		delete(e.cases, id)
 	}
 }
